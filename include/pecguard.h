@@ -1,0 +1,198 @@
+/*
+ * pecguard.h - the public API of libpecguard.
+ *
+ * libpecguard tells a genuine PEC message (Italian certified e-mail, signed
+ * by a provider listed in the official providers' index) from ordinary mail
+ * and from mail that only imitates PEC, and explains why.
+ *
+ * Model:
+ *   pg_engine  long-lived, shared by every scan of a process: limits, the
+ *              providers' index (the trust store), later configuration and
+ *              stores.  Thread-safe: many scans may run at once on one engine,
+ *              and the providers' index may be reloaded while they run.
+ *   pg_scan    one message: bytes in, one verdict out.  Owned by one thread.
+ *
+ * Every function that can fail returns a pg_status; the handle keeps a
+ * human-readable message for the last failure (pg_engine_errmsg,
+ * pg_scan_errmsg).  There is no global state: everything hangs off a handle.
+ */
+#ifndef PECGUARD_H
+#define PECGUARD_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+#if defined(__GNUC__)
+#define PG_API __attribute__((visibility("default")))
+#define PG_WUR __attribute__((warn_unused_result))
+#else
+#define PG_API
+#define PG_WUR
+#endif
+
+#define PECGUARD_VERSION "0.1.0"
+
+/* Status codes.  PG_OK is zero; every other value is a failure with a
+ * message in the handle's errmsg. */
+typedef enum pg_status {
+	PG_OK = 0,
+	PG_ERR_NOMEM,          /* out of memory */
+	PG_ERR_IO,             /* a file could not be read or written */
+	PG_ERR_INVALID,        /* bad argument or API misuse */
+	PG_ERR_CONFIG,         /* bad configuration */
+	PG_ERR_INDEX,          /* bad providers' index */
+	PG_ERR_PARSE,          /* input could not be parsed at all */
+	PG_ERR_TOO_BIG,        /* message larger than the size limit */
+	PG_ERR_HEADER_TOO_LONG,/* a header field or header block over its limit */
+	PG_ERR_TOO_DEEP,       /* MIME nesting deeper than the limit */
+	PG_ERR_TOO_MANY_PARTS, /* more MIME parts than the limit */
+	PG_ERR_TEMPFAIL,       /* a deciding check could not run: try again */
+	PG_STATUS_COUNT
+} pg_status;
+
+/* A stable, lower-case, hyphenated name for a status ("too-deep"). */
+PG_API const char *pg_status_name(pg_status st);
+/* A short English description of a status. */
+PG_API const char *pg_status_str(pg_status st);
+
+/* What a message is in the PEC world.  Exactly one per message. */
+typedef enum pg_class {
+	PG_CLASS_PEO = 0,        /* ordinary mail */
+	PG_CLASS_PEC_ENVELOPE,   /* busta di trasporto */
+	PG_CLASS_PEC_RECEIPT,    /* ricevuta / avviso */
+	PG_CLASS_PEC_ANOMALY,    /* busta di anomalia */
+	PG_CLASS_INVALID_PEC,    /* carries PEC markers but fails a check */
+	PG_CLASS_COUNT
+} pg_class;
+
+/* "peo", "pec-envelope", "pec-receipt", "pec-anomaly", "invalid-pec". */
+PG_API const char *pg_class_name(pg_class c);
+/* Non-zero for the three valid PEC classes. */
+PG_API int pg_class_is_pec(pg_class c);
+
+/* Caps on what input controls.  Hitting one is a typed status, never a
+ * crash.  Zero in a field means "the default". */
+typedef struct pg_limits {
+	size_t max_message_size; /* bytes; default 64 MiB */
+	size_t max_header_field; /* one header field, folded; default 64 KiB */
+	size_t max_header_block; /* all header fields of one entity; default 1 MiB */
+	unsigned max_depth;      /* MIME nesting (multipart + message/rfc822); default 32 */
+	unsigned max_parts;      /* MIME entities in one message; default 1000 */
+} pg_limits;
+
+typedef struct pg_engine pg_engine;
+typedef struct pg_scan pg_scan;
+typedef struct pg_msg pg_msg;
+typedef struct pg_part pg_part;
+
+/* ---- engine ------------------------------------------------------------ */
+
+/* Creates an engine with default limits and an empty providers' index.
+ * On success *out owns a new engine; free it with pg_engine_free(). */
+PG_API PG_WUR pg_status pg_engine_new(pg_engine **out);
+/* Frees the engine.  Every scan made from it must be freed first. */
+PG_API void pg_engine_free(pg_engine *eng);
+/* The message of the last failure of an engine call ("" if none).  Valid
+ * until the next engine call from the same thread. */
+PG_API const char *pg_engine_errmsg(const pg_engine *eng);
+
+PG_API PG_WUR pg_status pg_engine_set_limits(pg_engine *eng, const pg_limits *lim);
+PG_API void pg_engine_get_limits(const pg_engine *eng, pg_limits *out);
+
+/* Loads the providers' index (LDIF, RFC 6109 schema) from a file or from
+ * memory.  On success the new index replaces the current one atomically:
+ * scans already running keep the index they started with.  On failure the
+ * current index is kept and errmsg names the line and the attribute. */
+PG_API PG_WUR pg_status pg_engine_load_providers(pg_engine *eng, const char *path);
+PG_API PG_WUR pg_status pg_engine_load_providers_mem(pg_engine *eng, const char *data,
+						     size_t len, const char *name);
+/* Number of providers in the current index. */
+PG_API size_t pg_engine_provider_count(const pg_engine *eng);
+
+/* ---- scan -------------------------------------------------------------- */
+
+/* How the verification time of signer certificates is chosen. */
+typedef enum pg_time_mode {
+	PG_TIME_NOW = 0,      /* the time of the scan (default) */
+	PG_TIME_FIXED,        /* a given time (pg_scan_set_time) */
+	PG_TIME_SIGNING       /* the CMS signing time, else now: forensics */
+} pg_time_mode;
+
+/* Creates a scan on an engine.  *out owns it; free with pg_scan_free(). */
+PG_API PG_WUR pg_status pg_scan_new(pg_engine *eng, pg_scan **out);
+PG_API void pg_scan_free(pg_scan *scan);
+PG_API const char *pg_scan_errmsg(const pg_scan *scan);
+
+/* mode PG_TIME_FIXED uses t (seconds since the epoch, UTC). */
+PG_API void pg_scan_set_time(pg_scan *scan, pg_time_mode mode, int64_t t);
+
+/* Push-style input: append bytes of the message as they arrive.  Returns
+ * PG_ERR_TOO_BIG once the size limit is passed (the bytes are not kept). */
+PG_API PG_WUR pg_status pg_scan_write(pg_scan *scan, const void *data, size_t len);
+/* Parses and classifies what was written.  A message that breaks a limit
+ * returns that status, and still gets a safe class with a reason. */
+PG_API PG_WUR pg_status pg_scan_run(pg_scan *scan);
+/* Same, on a caller's buffer, without copying: data must stay valid and
+ * unchanged until pg_scan_free(). */
+PG_API PG_WUR pg_status pg_scan_run_buffer(pg_scan *scan, const void *data, size_t len);
+
+/* Results, valid after pg_scan_run*() until pg_scan_free(). */
+PG_API pg_class pg_scan_class(const pg_scan *scan);
+/* The X-Trasporto / X-Ricevuta value of a valid PEC class ("posta-certificata",
+ * "avvenuta-consegna", "errore"...), else NULL. */
+PG_API const char *pg_scan_pec_type(const pg_scan *scan);
+/* For invalid-pec: the class and type the markers claim (type may be NULL). */
+PG_API pg_class pg_scan_claimed_class(const pg_scan *scan);
+PG_API const char *pg_scan_claimed_type(const pg_scan *scan);
+/* providerName of the signer when it is in the index, else NULL. */
+PG_API const char *pg_scan_provider(const pg_scan *scan);
+/* Machine-readable reasons, "code" or "code: detail". */
+PG_API size_t pg_scan_reason_count(const pg_scan *scan);
+PG_API const char *pg_scan_reason(const pg_scan *scan, size_t i);
+/* Status of the last run (PG_OK, or the limit that was hit...). */
+PG_API pg_status pg_scan_status(const pg_scan *scan);
+
+/* The parsed top-level message, or NULL if it could not be parsed. */
+PG_API const pg_msg *pg_scan_message(const pg_scan *scan);
+/* The content later analysers inspect: for valid PEC envelopes and
+ * receipts that carry one, the inner postacert.eml; else the top level.
+ * NULL if nothing could be parsed. */
+PG_API const pg_msg *pg_scan_content(const pg_scan *scan);
+
+/* One JSON object (no trailing newline) describing the scan; path is
+ * echoed as "path" (may be NULL).  Returns a malloc'd string (free() it),
+ * or NULL when out of memory. */
+PG_API char *pg_scan_json(const pg_scan *scan, const char *path);
+
+/* ---- parsed messages ----------------------------------------------------- */
+
+/* The first value of a header field, unfolded and decoded (RFC 2047) to
+ * UTF-8, or NULL.  Name is case-insensitive. */
+PG_API const char *pg_msg_header(const pg_msg *msg, const char *name);
+/* The raw bytes of the whole message as parsed. */
+PG_API const char *pg_msg_raw(const pg_msg *msg, size_t *len);
+/* MIME entities in pre-order, the message's top-level entity first.  Parts
+ * of nested messages (message/rfc822) are included, with their depth. */
+PG_API size_t pg_msg_part_count(const pg_msg *msg);
+PG_API const pg_part *pg_msg_part(const pg_msg *msg, size_t i);
+
+/* "text/plain" (lower case). */
+PG_API const char *pg_part_content_type(const pg_part *part);
+/* Decoded file name (Content-Disposition filename or Content-Type name), or NULL. */
+PG_API const char *pg_part_filename(const pg_part *part);
+PG_API unsigned pg_part_depth(const pg_part *part);
+/* The transfer-decoded content of a leaf part (NULL for multiparts).
+ * Decoded on first use; NULL with *len 0 when out of memory. */
+PG_API const unsigned char *pg_part_content(const pg_part *part, size_t *len);
+/* The exact bytes of the entity (headers and body) as transmitted, or NULL
+ * when the raw structure could not be matched. */
+PG_API const char *pg_part_raw(const pg_part *part, size_t *len);
+
+#ifdef __cplusplus
+}
+#endif
+#endif /* PECGUARD_H */

@@ -1,0 +1,2 @@
+/* placeholder, replaced by the real CLI */
+int main(void) { return 0; }

@@ -1,0 +1,21 @@
+/*
+ * time.h - parsing and formatting of times, always in UTC.
+ */
+#ifndef PG_UTIL_PTIME_H
+#define PG_UTIL_PTIME_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <time.h>
+
+/* Parses ISO 8601 / RFC 3339: "2014-08-06T12:00:00Z", "...+02:00",
+ * "2014-08-06 12:00:00", fractional seconds ignored, "2014-08-06" (midnight
+ * UTC).  A time without a zone is taken as UTC.  Returns 0 or -1. */
+int pg_time_parse_iso8601(const char *s, int64_t *out);
+/* Seconds since the epoch of a broken-down UTC time (no timezone, no
+ * locale); -1 on an out-of-range field. */
+int64_t pg_time_from_utc(int year, int mon, int mday, int hour, int min, int sec);
+/* "2014-08-06T12:00:00Z" into out (at least 21 bytes). */
+void pg_time_format_iso8601(int64_t t, char *out, size_t n);
+
+#endif

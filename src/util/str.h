@@ -1,0 +1,40 @@
+/*
+ * str.h - small string helpers that know nothing of mail.
+ */
+#ifndef PG_UTIL_STR_H
+#define PG_UTIL_STR_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+/* ASCII-only case folding: locale-independent on purpose. */
+static inline char pg_lower(char c)
+{
+	return (c >= 'A' && c <= 'Z') ? (char)(c + 32) : c;
+}
+bool pg_streq_ci(const char *a, const char *b);
+bool pg_strneq_ci(const char *a, const char *b, size_t n);
+/* Does s start with prefix, ignoring ASCII case? */
+bool pg_startswith_ci(const char *s, const char *prefix);
+/* Does [s, s+n) contain needle (ASCII case-insensitive)? */
+const char *pg_memmem_ci(const char *s, size_t n, const char *needle);
+/* In-place ASCII lower-casing; returns s. */
+char *pg_strlower(char *s);
+/* Pointer to the first non-blank of s and length without trailing blanks. */
+const char *pg_trim(const char *s, size_t *len);
+
+/* Hex encoding of n bytes into out (2n+1 bytes; colon-separated upper-case
+ * when colons, else plain upper-case). */
+void pg_hex_upper(const unsigned char *in, size_t n, char *out, bool colons);
+/* Parses a SHA-1 written as 40 hex digits, with or without colons between
+ * byte pairs, any case, surrounding blanks allowed.  Returns 0 or -1. */
+int pg_parse_sha1(const char *s, size_t n, unsigned char out[20]);
+
+/* Replaces invalid UTF-8 sequences by U+FFFD, into a malloc'd string.
+ * NULL when out of memory. */
+char *pg_utf8_sanitize(const char *s, size_t n);
+/* Is [s, s+n) valid UTF-8? */
+bool pg_utf8_valid(const char *s, size_t n);
+
+#endif
