@@ -1,2 +1,41 @@
-/* placeholder, replaced by the real CLI */
-int main(void) { return 0; }
+/*
+ * pecguard - command line front end of libpecguard.
+ */
+#include <stdio.h>
+#include <string.h>
+
+#include "cli/cli.h"
+#include "pecguard.h"
+
+static void usage(FILE *f)
+{
+	fprintf(f, "usage: pecguard COMMAND [OPTIONS] [ARGS]\n"
+		   "\n"
+		   "commands:\n"
+		   "  scan     classify messages: PEC envelope, receipt, anomaly, invalid PEC or\n"
+		   "           ordinary mail, with the reasons (pecguard scan --help)\n"
+		   "  version  print the version\n"
+		   "  help     this text\n");
+}
+
+int main(int argc, char **argv)
+{
+	if (argc < 2) {
+		usage(stderr);
+		return PG_EXIT_USAGE;
+	}
+	const char *cmd = argv[1];
+	if (strcmp(cmd, "scan") == 0)
+		return pg_cmd_scan(argc - 1, argv + 1);
+	if (strcmp(cmd, "version") == 0 || strcmp(cmd, "--version") == 0) {
+		printf("pecguard %s\n", PECGUARD_VERSION);
+		return PG_EXIT_OK;
+	}
+	if (strcmp(cmd, "help") == 0 || strcmp(cmd, "--help") == 0 || strcmp(cmd, "-h") == 0) {
+		usage(stdout);
+		return PG_EXIT_OK;
+	}
+	fprintf(stderr, "pecguard: unknown command '%s'\n", cmd);
+	usage(stderr);
+	return PG_EXIT_USAGE;
+}

@@ -1,0 +1,285 @@
+/*
+ * pecguard scan - classify messages and print a table or JSON lines.
+ */
+#include <getopt.h>
+#include <stdbool.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "cli/cli.h"
+#include "cli/input.h"
+#include "pecguard.h"
+#include "util/ptime.h"
+
+struct scan_ctx {
+	pg_engine *eng;
+	bool json;
+	pg_time_mode mode;
+	int64_t at;
+	size_t max;
+	size_t count;
+	size_t errors;
+	size_t per_class[PG_CLASS_COUNT];
+	size_t bytes;
+	bool progress;
+	struct timespec t0, last;
+	int fatal;
+};
+
+static void scan_usage(FILE *f)
+{
+	fprintf(f,
+		"usage: pecguard scan [--json] [--providers FILE.ldif] [--at TIME] PATH...\n"
+		"\n"
+		"PATH is a message file, an mbox, a Maildir, a directory (read recursively)\n"
+		"or - for standard input.\n"
+		"\n"
+		"  --json              one JSON object per line per message\n"
+		"  --providers FILE    providers' index (LDIF, RFC 6109 schema); default\n"
+		"                      $PECGUARD_PROVIDERS, else /etc/pecguard/providers.ldif\n"
+		"  --at TIME           verify signer certificates at TIME: ISO 8601\n"
+		"                      (2014-08-06T12:00:00Z) or 'signing-time' (each\n"
+		"                      message's CMS signing time, else now); default now\n"
+		"\n"
+		"Exit status: 0 every message classified; 1 some message could not be read;\n"
+		"2 usage; 3 bad providers' index.\n");
+}
+
+static double elapsed(const struct timespec *a, const struct timespec *b)
+{
+	return (double)(b->tv_sec - a->tv_sec) + (double)(b->tv_nsec - a->tv_nsec) / 1e9;
+}
+
+static void print_table_header(void)
+{
+	printf("%-13s %-42s %-18s %s\n", "CLASS", "TYPE (invalid-pec: what it claims)", "PROVIDER",
+	       "MESSAGE");
+}
+
+static void print_row(const char *path, size_t mbox_index, pg_scan *s)
+{
+	char where[4096];
+	if (mbox_index)
+		snprintf(where, sizeof(where), "%s#%zu", path, mbox_index);
+	else
+		snprintf(where, sizeof(where), "%s", path);
+	pg_class c = pg_scan_class(s);
+	char type[64];
+	if (c == PG_CLASS_INVALID_PEC)
+		snprintf(type, sizeof(type), "claims %s%s%s", pg_class_name(pg_scan_claimed_class(s)),
+			 pg_scan_claimed_type(s) ? "/" : "",
+			 pg_scan_claimed_type(s) ? pg_scan_claimed_type(s) : "");
+	else
+		snprintf(type, sizeof(type), "%s", pg_scan_pec_type(s) ? pg_scan_pec_type(s) : "-");
+	const char *prov = pg_scan_provider(s);
+	printf("%-13s %-42s %-18.18s %s\n", pg_class_name(c), type, prov ? prov : "-", where);
+	/* Why, for what is not plainly ordinary or valid: the failed checks. */
+	if (c == PG_CLASS_INVALID_PEC || pg_scan_status(s) != PG_OK) {
+		for (size_t i = 0; i < pg_scan_reason_count(s); i++) {
+			const char *r = pg_scan_reason(s, i);
+			if (strncmp(r, "marker", 6) == 0 || strncmp(r, "signature-valid", 15) == 0 ||
+			    strncmp(r, "signer-in-index", 15) == 0 ||
+			    strncmp(r, "certificate-valid-at", 20) == 0 ||
+			    strncmp(r, "daticert-consistent", 19) == 0 ||
+			    strncmp(r, "sender-domain-managed", 21) == 0)
+				continue;
+			printf("%-13s   %s\n", "", r);
+		}
+	}
+}
+
+static void print_error_row(const char *path, const char *err)
+{
+	printf("%-13s %-42s %-18s %s\n", "error", "-", "-", path);
+	printf("%-13s   %s\n", "", err);
+}
+
+static void json_error(const char *path, size_t mbox_index, const char *err)
+{
+	/* Same fields as a scan, with class null and the error. */
+	fputs("{\"path\":", stdout);
+	fputc('"', stdout);
+	for (const char *p = path; *p; p++) {
+		if (*p == '"' || *p == '\\')
+			fputc('\\', stdout);
+		if ((unsigned char)*p < 0x20)
+			printf("\\u%04x", (unsigned char)*p);
+		else
+			fputc(*p, stdout);
+	}
+	fputc('"', stdout);
+	if (mbox_index)
+		printf(",\"mbox_index\":%zu", mbox_index);
+	printf(",\"class\":null,\"pec_type\":null,\"claimed\":null,\"provider\":null,"
+	       "\"reasons\":[],\"error\":\"");
+	for (const char *p = err; *p; p++) {
+		if (*p == '"' || *p == '\\')
+			fputc('\\', stdout);
+		fputc(*p, stdout);
+	}
+	printf("\"}\n");
+}
+
+static void progress(struct scan_ctx *c, bool final)
+{
+	if (!c->progress)
+		return;
+	struct timespec now;
+	clock_gettime(CLOCK_MONOTONIC, &now);
+	if (!final && (elapsed(&c->last, &now) < 0.5 || elapsed(&c->t0, &now) < 1.0))
+		return;
+	c->last = now;
+	double t = elapsed(&c->t0, &now);
+	fprintf(stderr, "\rpecguard: %zu messages, %.0f/s%s", c->count,
+		t > 0 ? (double)c->count / t : 0.0, final ? "\n" : "");
+}
+
+static int on_message(void *ctx, const char *path, size_t mbox_index, const char *data, size_t len,
+		      const char *err)
+{
+	struct scan_ctx *c = ctx;
+	c->count++;
+	if (err != NULL) {
+		c->errors++;
+		fprintf(stderr, "pecguard: %s: %s\n", path, err);
+		if (c->json)
+			json_error(path, mbox_index, err);
+		else
+			print_error_row(path, err);
+		return 0;
+	}
+	pg_scan *s = NULL;
+	if (pg_scan_new(c->eng, &s) != PG_OK) {
+		c->fatal = PG_EXIT_INTERNAL;
+		return 1;
+	}
+	pg_scan_set_time(s, c->mode, c->at);
+	pg_status st = pg_scan_run_buffer(s, data, len);
+	if (st == PG_ERR_NOMEM) {
+		fprintf(stderr, "pecguard: %s: out of memory\n", path);
+		pg_scan_free(s);
+		c->fatal = PG_EXIT_INTERNAL;
+		return 1;
+	}
+	c->bytes += len;
+	c->per_class[pg_scan_class(s)]++;
+	if (c->json) {
+		char *j = pg_scan_json(s, path);
+		if (j == NULL) {
+			pg_scan_free(s);
+			c->fatal = PG_EXIT_INTERNAL;
+			return 1;
+		}
+		if (mbox_index)
+			printf("{\"mbox_index\":%zu,%s\n", mbox_index, j + 1);
+		else
+			printf("%s\n", j);
+		free(j);
+	} else {
+		print_row(path, mbox_index, s);
+	}
+	pg_scan_free(s);
+	progress(c, false);
+	return 0;
+}
+
+int pg_cmd_scan(int argc, char **argv)
+{
+	static const struct option opts[] = {
+		{"json", no_argument, NULL, 'j'},
+		{"providers", required_argument, NULL, 'p'},
+		{"at", required_argument, NULL, 't'},
+		{"help", no_argument, NULL, 'h'},
+		{NULL, 0, NULL, 0},
+	};
+	struct scan_ctx c = {.mode = PG_TIME_NOW};
+	const char *providers = NULL;
+	int o;
+	optind = 1;
+	while ((o = getopt_long(argc, argv, "jp:t:h", opts, NULL)) != -1) {
+		switch (o) {
+		case 'j':
+			c.json = true;
+			break;
+		case 'p':
+			providers = optarg;
+			break;
+		case 't':
+			if (strcmp(optarg, "signing-time") == 0) {
+				c.mode = PG_TIME_SIGNING;
+			} else if (strcmp(optarg, "now") == 0) {
+				c.mode = PG_TIME_NOW;
+			} else if (pg_time_parse_iso8601(optarg, &c.at) == 0) {
+				c.mode = PG_TIME_FIXED;
+			} else {
+				fprintf(stderr,
+					"pecguard scan: --at: '%s' is neither ISO 8601 "
+					"(2014-08-06T12:00:00Z) nor 'signing-time'\n",
+					optarg);
+				return PG_EXIT_USAGE;
+			}
+			break;
+		case 'h':
+			scan_usage(stdout);
+			return PG_EXIT_OK;
+		default:
+			scan_usage(stderr);
+			return PG_EXIT_USAGE;
+		}
+	}
+	if (optind >= argc) {
+		fprintf(stderr, "pecguard scan: no PATH given\n");
+		scan_usage(stderr);
+		return PG_EXIT_USAGE;
+	}
+
+	if (pg_engine_new(&c.eng) != PG_OK) {
+		fprintf(stderr, "pecguard: out of memory\n");
+		return PG_EXIT_INTERNAL;
+	}
+	if (providers == NULL) {
+		providers = getenv("PECGUARD_PROVIDERS");
+		if (providers == NULL && access("/etc/pecguard/providers.ldif", F_OK) == 0)
+			providers = "/etc/pecguard/providers.ldif";
+	}
+	if (providers != NULL) {
+		if (pg_engine_load_providers(c.eng, providers) != PG_OK) {
+			fprintf(stderr, "pecguard: providers' index: %s\n", pg_engine_errmsg(c.eng));
+			pg_engine_free(c.eng);
+			return PG_EXIT_CONFIG;
+		}
+	} else {
+		fprintf(stderr, "pecguard: warning: no providers' index (--providers): "
+				"no message can be valid PEC\n");
+	}
+	pg_limits lim;
+	pg_engine_get_limits(c.eng, &lim);
+	c.max = lim.max_message_size;
+	c.progress = isatty(2);
+	clock_gettime(CLOCK_MONOTONIC, &c.t0);
+	c.last = c.t0;
+
+	if (!c.json)
+		print_table_header();
+	for (int i = optind; i < argc && !c.fatal; i++)
+		if (pg_input_walk(argv[i], c.max, on_message, &c) != 0)
+			break;
+	if (c.progress && c.count > 0)
+		progress(&c, true);
+	fflush(stdout);
+	if (!c.json && !c.fatal) {
+		printf("\n%zu message%s:", c.count, c.count == 1 ? "" : "s");
+		for (int k = 0; k < PG_CLASS_COUNT; k++)
+			if (c.per_class[k])
+				printf(" %zu %s,", c.per_class[k], pg_class_name((pg_class)k));
+		printf(" %zu unreadable\n", c.errors);
+	}
+	pg_engine_free(c.eng);
+	if (c.fatal)
+		return c.fatal;
+	return c.errors ? PG_EXIT_MESSAGES : PG_EXIT_OK;
+}
