@@ -1,0 +1,27 @@
+#!/bin/sh
+# The whole test suite, from a fresh Debian 12 machine: installs what it
+# needs, builds twice (optimised, and with ASan+UBSan) and runs every test
+# in both builds.  CI runs exactly this (.ci/run).
+set -eu
+cd "$(dirname "$0")/.."
+JOBS=$(nproc 2>/dev/null || echo 2)
+
+./scripts/setup.sh
+
+echo "== build (RelWithDebInfo)"
+cmake -S . -B build -DCMAKE_BUILD_TYPE=RelWithDebInfo >/dev/null
+cmake --build build -j"$JOBS"
+echo "== tests (RelWithDebInfo)"
+(cd build && ctest --output-on-failure -j"$JOBS")
+
+echo "== build (ASan+UBSan)"
+cmake -S . -B build-asan -DCMAKE_BUILD_TYPE=Debug -DPG_SANITIZE=ON >/dev/null
+cmake --build build-asan -j"$JOBS"
+echo "== tests (ASan+UBSan)"
+(cd build-asan &&
+	ASAN_OPTIONS=detect_leaks=1:abort_on_error=1:strict_string_checks=1 \
+	UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
+	LSAN_OPTIONS=suppressions="$PWD/../tests/lsan.supp":print_suppressions=0 \
+	G_SLICE=always-malloc G_DEBUG=gc-friendly \
+	ctest --output-on-failure -j"$JOBS")
+echo "== all tests passed"
