@@ -4,6 +4,7 @@
 #include <fcntl.h>
 #include <gmime/gmime.h>
 #include <libxml/parser.h>
+#include <libxml/xmlerror.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -14,10 +15,23 @@ static pthread_once_t libs_once = PTHREAD_ONCE_INIT;
 
 /* GMime and libxml2 keep process-wide tables that must be set up once,
  * from one thread, before any use: the one global initialisation. */
+static void xml_silent(void *ctx, const char *msg, ...)
+{
+	(void)ctx;
+	(void)msg;
+}
+
 static void libs_init(void)
 {
 	g_mime_init();
 	xmlInitParser();
+	/* libxml2 prints some errors (encoding conversions) through its
+	 * generic handler even with XML_PARSE_NOERROR: hostile daticert.xml
+	 * must not write to a daemon's stderr.  Errors are read from the
+	 * parser context instead.  The ThrDef variants cover threads created
+	 * later (the milter's). */
+	xmlThrDefSetGenericErrorFunc(NULL, xml_silent);
+	xmlSetGenericErrorFunc(NULL, xml_silent);
 }
 
 static const struct {

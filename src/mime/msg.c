@@ -392,7 +392,8 @@ const unsigned char *pg_part_content(const pg_part *cpart, size_t *len)
 	GByteArray *ba = g_mime_stream_mem_get_byte_array(GMIME_STREAM_MEM(mem));
 	unsigned char *c = pg_arena_alloc(part->msg->arena, ba->len + 1);
 	if (c != NULL) {
-		memcpy(c, ba->data, ba->len);
+		if (ba->len > 0)
+			memcpy(c, ba->data, ba->len);
 		c[ba->len] = '\0';
 		part->content = c;
 		part->content_len = ba->len;
