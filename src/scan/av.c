@@ -1,0 +1,176 @@
+/*
+ * av.c - the antivirus handle: parses the backend spec, dispatches to the
+ * backend, and holds the code both backends share (limits, verdicts).
+ */
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "scan/av_internal.h"
+
+struct pg_av {
+	const pg_av_ops *ops;
+	void *impl;
+	char *backend; /* "clamav" or the spec as given: "clamd:..." */
+};
+
+#define CLAMD_PREFIX "clamd:"
+
+void pg_av_errf(char *err, size_t errlen, const char *fmt, ...)
+{
+	if (err == NULL || errlen == 0)
+		return;
+	va_list ap;
+	va_start(ap, fmt);
+	vsnprintf(err, errlen, fmt, ap);
+	va_end(ap);
+}
+
+void pg_av_limits_resolve(const pg_av_limits *lim, pg_av_limits *out)
+{
+	pg_av_limits l = {0};
+	if (lim != NULL)
+		l = *lim;
+	if (l.max_scan_size == 0)
+		l.max_scan_size = PG_AV_DEF_MAX_SCAN_SIZE;
+	if (l.max_file_size == 0)
+		l.max_file_size = PG_AV_DEF_MAX_FILE_SIZE;
+	if (l.max_recursion == 0)
+		l.max_recursion = PG_AV_DEF_MAX_RECURSION;
+	if (l.max_files == 0)
+		l.max_files = PG_AV_DEF_MAX_FILES;
+	if (l.connect_timeout_ms == 0)
+		l.connect_timeout_ms = PG_AV_DEF_CONNECT_TIMEOUT_MS;
+	if (l.io_timeout_ms == 0)
+		l.io_timeout_ms = PG_AV_DEF_IO_TIMEOUT_MS;
+	*out = l;
+}
+
+void pg_av_result_clean(pg_av_result *r)
+{
+	r->verdict = PG_AV_CLEAN;
+	r->virus[0] = '\0';
+	r->error[0] = '\0';
+}
+
+void pg_av_result_error(pg_av_result *r, const char *fmt, ...)
+{
+	r->verdict = PG_AV_ERROR;
+	r->virus[0] = '\0';
+	va_list ap;
+	va_start(ap, fmt);
+	vsnprintf(r->error, sizeof r->error, fmt, ap);
+	va_end(ap);
+}
+
+void pg_av_result_found(pg_av_result *r, const char *virname)
+{
+	if (virname == NULL || virname[0] == '\0') {
+		/* A detection without a name cannot be reported or audited:
+		 * safer to retry than to reject or to pass. */
+		pg_av_result_error(r, "detection without a signature name");
+		return;
+	}
+	if (strncmp(virname, PG_AV_LIMITS_PREFIX, strlen(PG_AV_LIMITS_PREFIX)) == 0) {
+		pg_av_result_error(r, "limits exceeded: content not fully scanned: %s", virname);
+		return;
+	}
+	r->verdict = PG_AV_INFECTED;
+	r->error[0] = '\0';
+	snprintf(r->virus, sizeof r->virus, "%s", virname);
+}
+
+pg_status pg_av_open(const char *spec, const char *db_dir, const pg_av_limits *lim, pg_av **out,
+		     char *err, size_t errlen)
+{
+	pg_av_errf(err, errlen, "%s", "");
+	if (out == NULL || spec == NULL) {
+		pg_av_errf(err, errlen, "pg_av_open: NULL argument");
+		return PG_ERR_INVALID;
+	}
+	*out = NULL;
+
+	pg_av_limits l;
+	pg_av_limits_resolve(lim, &l);
+
+	pg_av *av = calloc(1, sizeof *av);
+	if (av == NULL || (av->backend = strdup(spec)) == NULL) {
+		free(av);
+		pg_av_errf(err, errlen, "out of memory");
+		return PG_ERR_NOMEM;
+	}
+
+	pg_status st;
+	if (strcmp(spec, "clamav") == 0) {
+		if (db_dir == NULL || db_dir[0] == '\0') {
+			pg_av_errf(err, errlen, "clamav: no signature directory given");
+			st = PG_ERR_CONFIG;
+		} else {
+			st = pg_av_clamav_open(db_dir, &l, &av->ops, &av->impl, err, errlen);
+		}
+	} else if (strncmp(spec, CLAMD_PREFIX, strlen(CLAMD_PREFIX)) == 0) {
+		st = pg_av_clamd_open(spec + strlen(CLAMD_PREFIX), &l, &av->ops, &av->impl, err,
+				      errlen);
+	} else {
+		pg_av_errf(err, errlen,
+			   "unknown antivirus backend \"%s\" (expected \"clamav\" or "
+			   "\"clamd:SOCKET|HOST:PORT[,...]\")",
+			   spec);
+		st = PG_ERR_CONFIG;
+	}
+	if (st != PG_OK) {
+		free(av->backend);
+		free(av);
+		return st;
+	}
+	*out = av;
+	return PG_OK;
+}
+
+void pg_av_free(pg_av *av)
+{
+	if (av == NULL)
+		return;
+	if (av->ops != NULL && av->impl != NULL)
+		av->ops->free(av->impl);
+	free(av->backend);
+	free(av);
+}
+
+pg_status pg_av_scan(pg_av *av, const void *data, size_t len, const char *name, pg_av_result *out)
+{
+	if (out == NULL)
+		return PG_ERR_INVALID;
+	/* Until a backend says otherwise the answer is "not scanned", so that
+	 * a caller who ignores the status never reads a stale "clean". */
+	pg_av_result_error(out, "not scanned");
+	if (av == NULL || (data == NULL && len > 0)) {
+		pg_av_result_error(out, "pg_av_scan: invalid argument");
+		return PG_ERR_INVALID;
+	}
+	static const char empty[1];
+	if (data == NULL)
+		data = empty; /* a valid address for a zero-length object */
+	return av->ops->scan(av->impl, data, len, name, out);
+}
+
+pg_status pg_av_reload(pg_av *av, char *err, size_t errlen)
+{
+	pg_av_errf(err, errlen, "%s", "");
+	if (av == NULL) {
+		pg_av_errf(err, errlen, "pg_av_reload: NULL handle");
+		return PG_ERR_INVALID;
+	}
+	return av->ops->reload(av->impl, err, errlen);
+}
+
+const char *pg_av_backend(const pg_av *av)
+{
+	return av != NULL ? av->backend : "";
+}
+
+unsigned pg_av_signatures(const pg_av *av)
+{
+	return av != NULL ? av->ops->signatures(av->impl) : 0;
+}
