@@ -52,6 +52,7 @@ struct pg_msg {
 	pg_part **parts;        /* pre-order, nested messages included */
 	size_t nparts;
 	unsigned *budget;       /* entities left for the whole scan */
+	struct pg_text *text;   /* text.c's cache, built on first use */
 };
 
 /* Parses data[0, len) (which must outlive the arena) into *out.  Runs the
