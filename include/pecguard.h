@@ -113,6 +113,41 @@ PG_API PG_WUR pg_status pg_engine_load_providers_mem(pg_engine *eng, const char 
 /* Number of providers in the current index. */
 PG_API size_t pg_engine_provider_count(const pg_engine *eng);
 
+/* Configures the engine from the built-in defaults, then the file at path
+ * (NULL: none), then overrides ("dotted.name=value", as command-line flags
+ * give them; NULL when n is 0).  Builds everything the configuration names
+ * -- limits, providers' index, antivirus, analysers and their rules, the
+ * state store -- and swaps it in atomically.  On any failure nothing
+ * changes and errmsg says what is wrong (file, line, setting). */
+PG_API PG_WUR pg_status pg_engine_configure(pg_engine *eng, const char *path,
+					    const char *const *overrides, size_t n);
+/* Builds again from the same file and overrides (SIGHUP): reloads the
+ * configuration, the providers' index, rules and signatures.  On failure
+ * the running configuration stays. */
+PG_API PG_WUR pg_status pg_engine_reload(pg_engine *eng);
+/* Where the current configuration came from. */
+PG_API const char *pg_engine_config_source(const pg_engine *eng);
+/* "clamav", "clamd:...", or "none". */
+PG_API const char *pg_engine_av_backend(const pg_engine *eng);
+
+/* Learning (Bayes): the message's tokens counted as spam (spam != 0) or
+ * ham; unlearn removes a previous learning.  Relearning a message as the
+ * other class moves its counts (a user's false-positive report). */
+PG_API PG_WUR pg_status pg_engine_learn(pg_engine *eng, const void *data, size_t len, int spam,
+					int unlearn);
+
+/* Outbreak signatures: SHA-256 of a confirmed sample (an attachment, or a
+ * file inside an archive) that the antivirus stage reports as the virus
+ * "PECGuard.Outbreak.NAME" from the next scan on, whatever the backend. */
+PG_API PG_WUR pg_status pg_engine_outbreak_add(pg_engine *eng, const unsigned char sha256[32],
+					       const char *name, const char *source);
+/* Removes every signature called name; *removed counts them. */
+PG_API PG_WUR pg_status pg_engine_outbreak_remove(pg_engine *eng, const char *name,
+						  size_t *removed);
+typedef int (*pg_outbreak_fn)(void *ctx, const char *sha256_hex, const char *name,
+			      int64_t added, const char *source);
+PG_API PG_WUR pg_status pg_engine_outbreak_list(pg_engine *eng, pg_outbreak_fn fn, void *ctx);
+
 /* ---- scan -------------------------------------------------------------- */
 
 /* How the verification time of signer certificates is chosen. */
@@ -155,6 +190,43 @@ PG_API size_t pg_scan_reason_count(const pg_scan *scan);
 PG_API const char *pg_scan_reason(const pg_scan *scan, size_t i);
 /* Status of the last run (PG_OK, or the limit that was hit...). */
 PG_API pg_status pg_scan_status(const pg_scan *scan);
+
+/* What to do with the message.  A valid PEC envelope, receipt or anomaly
+ * never gets a spam action: only the antivirus may stop it (quarantine). */
+typedef enum pg_action {
+	PG_ACTION_NONE = 0,
+	PG_ACTION_ADD_HEADER,  /* deliver, with the spam headers set */
+	PG_ACTION_TAG_SUBJECT, /* and the subject tagged */
+	PG_ACTION_REJECT,      /* refuse (5.7.1) */
+	PG_ACTION_TEMPFAIL,    /* a deciding check could not run: try again later (4.7.1) */
+	PG_ACTION_QUARANTINE,  /* a virus inside valid PEC: hold, do not deliver, notify */
+	PG_ACTION_COUNT
+} pg_action;
+/* "none", "add-header", "tag-subject", "reject", "tempfail", "quarantine". */
+PG_API const char *pg_action_name(pg_action a);
+PG_API pg_action pg_scan_action(const pg_scan *scan);
+/* The sum of the symbols' weights. */
+PG_API double pg_scan_score(const pg_scan *scan);
+/* Symbols the analysers added: name, weight, detail (may be NULL). */
+PG_API size_t pg_scan_symbol_count(const pg_scan *scan);
+PG_API const char *pg_scan_symbol(const pg_scan *scan, size_t i, double *weight,
+				  const char **detail);
+
+/* The antivirus verdict of the whole message. */
+typedef enum pg_av_state {
+	PG_AV_NOT_SCANNED = 0, /* antivirus "none" */
+	PG_AV_STATE_CLEAN,
+	PG_AV_STATE_INFECTED,
+	PG_AV_STATE_TEMPFAIL   /* could not scan: never clean */
+} pg_av_state;
+/* "not-scanned", "clean", "infected", "tempfail". */
+PG_API const char *pg_av_state_name(pg_av_state s);
+PG_API pg_av_state pg_scan_av(const pg_scan *scan);
+/* Viruses found: the name and the part ("1.3.2 postacert.eml/eicar.com"). */
+PG_API size_t pg_scan_virus_count(const pg_scan *scan);
+PG_API const char *pg_scan_virus(const pg_scan *scan, size_t i, const char **part);
+/* Why the antivirus could not answer, when tempfail. */
+PG_API const char *pg_scan_av_error(const pg_scan *scan);
 
 /* The parsed top-level message, or NULL if it could not be parsed. */
 PG_API const pg_msg *pg_scan_message(const pg_scan *scan);

@@ -14,5 +14,6 @@ enum {
 };
 
 int pg_cmd_scan(int argc, char **argv);
+int pg_cmd_outbreak(int argc, char **argv);
 
 #endif

@@ -14,6 +14,8 @@ static void usage(FILE *f)
 		   "commands:\n"
 		   "  scan     classify messages: PEC envelope, receipt, anomaly, invalid PEC or\n"
 		   "           ordinary mail, with the reasons (pecguard scan --help)\n"
+		   "  outbreak add FILE|SHA256 --name NAME | list | remove NAME\n"
+		   "           local signatures from confirmed campaign samples\n"
 		   "  version  print the version\n"
 		   "  help     this text\n");
 }
@@ -27,6 +29,8 @@ int main(int argc, char **argv)
 	const char *cmd = argv[1];
 	if (strcmp(cmd, "scan") == 0)
 		return pg_cmd_scan(argc - 1, argv + 1);
+	if (strcmp(cmd, "outbreak") == 0)
+		return pg_cmd_outbreak(argc - 1, argv + 1);
 	if (strcmp(cmd, "version") == 0 || strcmp(cmd, "--version") == 0) {
 		printf("pecguard %s\n", PECGUARD_VERSION);
 		return PG_EXIT_OK;

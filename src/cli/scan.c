@@ -11,6 +11,7 @@
 #include <unistd.h>
 
 #include "cli/cli.h"
+#include "cli/common.h"
 #include "cli/input.h"
 #include "pecguard.h"
 #include "util/ptime.h"
@@ -33,20 +34,19 @@ struct scan_ctx {
 static void scan_usage(FILE *f)
 {
 	fprintf(f,
-		"usage: pecguard scan [--json] [--providers FILE.ldif] [--at TIME] PATH...\n"
+		"usage: pecguard scan [--json] [--at TIME] [OPTIONS] PATH...\n"
 		"\n"
 		"PATH is a message file, an mbox, a Maildir, a directory (read recursively)\n"
 		"or - for standard input.\n"
 		"\n"
 		"  --json              one JSON object per line per message\n"
-		"  --providers FILE    providers' index (LDIF, RFC 6109 schema); default\n"
-		"                      $PECGUARD_PROVIDERS, else /etc/pecguard/providers.ldif\n"
 		"  --at TIME           verify signer certificates at TIME: ISO 8601\n"
 		"                      (2014-08-06T12:00:00Z) or 'signing-time' (each\n"
 		"                      message's CMS signing time, else now); default now\n"
+		PG_CLI_COMMON_HELP
 		"\n"
 		"Exit status: 0 every message classified; 1 some message could not be read;\n"
-		"2 usage; 3 bad providers' index.\n");
+		"2 usage; 3 bad configuration, providers' index or antivirus.\n");
 }
 
 static double elapsed(const struct timespec *a, const struct timespec *b)
@@ -56,8 +56,20 @@ static double elapsed(const struct timespec *a, const struct timespec *b)
 
 static void print_table_header(void)
 {
-	printf("%-13s %-42s %-18s %s\n", "CLASS", "TYPE (invalid-pec: what it claims)", "PROVIDER",
-	       "MESSAGE");
+	printf("%-13s %-42s %-18s %-9s %6s %-12s %s\n", "CLASS", "TYPE (invalid-pec: what it claims)",
+	       "PROVIDER", "AV", "SCORE", "ACTION", "MESSAGE");
+}
+
+static bool is_evidence(const char *r)
+{
+	static const char *const ok[] = {"marker",		 "signature-valid",
+					 "signer-in-index",	 "certificate-valid-at",
+					 "daticert-consistent", "sender-domain-managed",
+					 "daticert-absent",	 NULL};
+	for (int i = 0; ok[i]; i++)
+		if (strncmp(r, ok[i], strlen(ok[i])) == 0)
+			return true;
+	return false;
 }
 
 static void print_row(const char *path, size_t mbox_index, pg_scan *s)
@@ -76,25 +88,30 @@ static void print_row(const char *path, size_t mbox_index, pg_scan *s)
 	else
 		snprintf(type, sizeof(type), "%s", pg_scan_pec_type(s) ? pg_scan_pec_type(s) : "-");
 	const char *prov = pg_scan_provider(s);
-	printf("%-13s %-42s %-18.18s %s\n", pg_class_name(c), type, prov ? prov : "-", where);
-	/* Why, for what is not plainly ordinary or valid: the failed checks. */
+	printf("%-13s %-42s %-18.18s %-9s %6.1f %-12s %s\n", pg_class_name(c), type,
+	       prov ? prov : "-", pg_av_state_name(pg_scan_av(s)), pg_scan_score(s),
+	       pg_action_name(pg_scan_action(s)), where);
+	/* Why, for what is not plainly ordinary or valid: the failed checks,
+	 * the viruses, what could not be scanned. */
 	if (c == PG_CLASS_INVALID_PEC || pg_scan_status(s) != PG_OK) {
 		for (size_t i = 0; i < pg_scan_reason_count(s); i++) {
 			const char *r = pg_scan_reason(s, i);
-			if (strncmp(r, "marker", 6) == 0 || strncmp(r, "signature-valid", 15) == 0 ||
-			    strncmp(r, "signer-in-index", 15) == 0 ||
-			    strncmp(r, "certificate-valid-at", 20) == 0 ||
-			    strncmp(r, "daticert-consistent", 19) == 0 ||
-			    strncmp(r, "sender-domain-managed", 21) == 0)
-				continue;
-			printf("%-13s   %s\n", "", r);
+			if (!is_evidence(r))
+				printf("%-13s   %s\n", "", r);
 		}
 	}
+	for (size_t i = 0; i < pg_scan_virus_count(s); i++) {
+		const char *part;
+		const char *v = pg_scan_virus(s, i, &part);
+		printf("%-13s   virus %s in %s\n", "", v, part);
+	}
+	if (pg_scan_av(s) == PG_AV_STATE_TEMPFAIL)
+		printf("%-13s   antivirus could not answer: %s\n", "", pg_scan_av_error(s));
 }
 
 static void print_error_row(const char *path, const char *err)
 {
-	printf("%-13s %-42s %-18s %s\n", "error", "-", "-", path);
+	printf("%-13s %-42s %-18s %-9s %6s %-12s %s\n", "error", "-", "-", "-", "-", "-", path);
 	printf("%-13s   %s\n", "", err);
 }
 
@@ -191,22 +208,21 @@ int pg_cmd_scan(int argc, char **argv)
 {
 	static const struct option opts[] = {
 		{"json", no_argument, NULL, 'j'},
-		{"providers", required_argument, NULL, 'p'},
 		{"at", required_argument, NULL, 't'},
 		{"help", no_argument, NULL, 'h'},
+		PG_CLI_COMMON_LONGOPTS,
 		{NULL, 0, NULL, 0},
 	};
 	struct scan_ctx c = {.mode = PG_TIME_NOW};
-	const char *providers = NULL;
+	pg_cli_opts co = {0};
 	int o;
 	optind = 1;
-	while ((o = getopt_long(argc, argv, "jp:t:h", opts, NULL)) != -1) {
+	while ((o = getopt_long(argc, argv, "jt:h", opts, NULL)) != -1) {
+		if (pg_cli_common_opt(&co, o, optarg))
+			continue;
 		switch (o) {
 		case 'j':
 			c.json = true;
-			break;
-		case 'p':
-			providers = optarg;
 			break;
 		case 't':
 			if (strcmp(optarg, "signing-time") == 0) {
@@ -220,42 +236,31 @@ int pg_cmd_scan(int argc, char **argv)
 					"pecguard scan: --at: '%s' is neither ISO 8601 "
 					"(2014-08-06T12:00:00Z) nor 'signing-time'\n",
 					optarg);
+				pg_cli_opts_free(&co);
 				return PG_EXIT_USAGE;
 			}
 			break;
 		case 'h':
 			scan_usage(stdout);
+			pg_cli_opts_free(&co);
 			return PG_EXIT_OK;
 		default:
 			scan_usage(stderr);
+			pg_cli_opts_free(&co);
 			return PG_EXIT_USAGE;
 		}
 	}
 	if (optind >= argc) {
 		fprintf(stderr, "pecguard scan: no PATH given\n");
 		scan_usage(stderr);
+		pg_cli_opts_free(&co);
 		return PG_EXIT_USAGE;
 	}
-
-	if (pg_engine_new(&c.eng) != PG_OK) {
-		fprintf(stderr, "pecguard: out of memory\n");
-		return PG_EXIT_INTERNAL;
-	}
-	if (providers == NULL) {
-		providers = getenv("PECGUARD_PROVIDERS");
-		if (providers == NULL && access("/etc/pecguard/providers.ldif", F_OK) == 0)
-			providers = "/etc/pecguard/providers.ldif";
-	}
-	if (providers != NULL) {
-		if (pg_engine_load_providers(c.eng, providers) != PG_OK) {
-			fprintf(stderr, "pecguard: providers' index: %s\n", pg_engine_errmsg(c.eng));
-			pg_engine_free(c.eng);
-			return PG_EXIT_CONFIG;
-		}
-	} else {
-		fprintf(stderr, "pecguard: warning: no providers' index (--providers): "
-				"no message can be valid PEC\n");
-	}
+	int code = 0;
+	c.eng = pg_cli_engine(&co, &code);
+	pg_cli_opts_free(&co);
+	if (c.eng == NULL)
+		return code;
 	pg_limits lim;
 	pg_engine_get_limits(c.eng, &lim);
 	c.max = lim.max_message_size;

@@ -85,6 +85,45 @@ char *pg_scan_json(const pg_scan *s, const char *path)
 	J(pg_json_key(&b, "verified_at", false));
 	J(json_time(&b, c->verified_at));
 
+	J(pg_json_key(&b, "av", false));
+	J(pg_buf_putc(&b, '{'));
+	J(pg_json_key(&b, "status", true));
+	J(pg_json_str(&b, pg_av_state_name(s->av)));
+	J(pg_json_key(&b, "viruses", false));
+	J(pg_buf_putc(&b, '['));
+	for (size_t i = 0; i < s->nviruses; i++) {
+		J(pg_buf_puts(&b, i ? ",{" : "{"));
+		J(pg_json_key(&b, "name", true));
+		J(pg_json_str(&b, s->viruses[i].name));
+		J(pg_json_key(&b, "part", false));
+		J(pg_json_str(&b, s->viruses[i].part));
+		J(pg_buf_putc(&b, '}'));
+	}
+	J(pg_buf_putc(&b, ']'));
+	J(pg_json_key(&b, "backend", false));
+	J(pg_json_str(&b, s->rt->comp ? s->rt->comp->av_backend : "none"));
+	J(pg_json_key(&b, "error", false));
+	J(pg_json_str(&b, s->av_error));
+	J(pg_buf_putc(&b, '}'));
+
+	J(pg_json_key(&b, "score", false));
+	J(pg_buf_printf(&b, "%.2f", s->score));
+	J(pg_json_key(&b, "action", false));
+	J(pg_json_str(&b, s->ran ? pg_action_name(s->action) : NULL));
+	J(pg_json_key(&b, "symbols", false));
+	J(pg_buf_putc(&b, '['));
+	for (size_t i = 0; i < s->syms.n; i++) {
+		J(pg_buf_puts(&b, i ? ",{" : "{"));
+		J(pg_json_key(&b, "name", true));
+		J(pg_json_str(&b, s->syms.v[i].name));
+		J(pg_json_key(&b, "weight", false));
+		J(pg_buf_printf(&b, "%.2f", s->syms.v[i].weight));
+		J(pg_json_key(&b, "detail", false));
+		J(pg_json_str(&b, s->syms.v[i].detail));
+		J(pg_buf_putc(&b, '}'));
+	}
+	J(pg_buf_putc(&b, ']'));
+
 	const pg_msg *m = s->msg;
 	J(pg_json_key(&b, "subject", false));
 	J(pg_json_str(&b, m ? pg_msg_header(m, "Subject") : NULL));

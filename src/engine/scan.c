@@ -16,10 +16,11 @@ pg_status pg_scan_new(pg_engine *eng, pg_scan **out)
 		return PG_ERR_NOMEM;
 	}
 	s->eng = eng;
-	pg_engine_get_limits(eng, &s->limits);
-	s->providers = pg_engine_providers(eng);
+	s->rt = pg_engine_runtime(eng);
+	s->limits = s->rt->limits;
 	pg_buf_init(&s->input, s->limits.max_message_size);
 	s->time_mode = PG_TIME_NOW;
+	s->syms.arena = s->arena;
 	*out = s;
 	return PG_OK;
 }
@@ -30,7 +31,7 @@ void pg_scan_free(pg_scan *scan)
 		return;
 	pg_arena_free(scan->arena);
 	pg_buf_free(&scan->input);
-	pg_providers_unref(scan->providers);
+	pg_runtime_unref(scan->rt);
 	free(scan);
 }
 
@@ -58,6 +59,77 @@ pg_status pg_scan_write(pg_scan *scan, const void *data, size_t len)
 	return st;
 }
 
+pg_status pg_scan_add_virus(pg_scan *s, const char *name, const char *part)
+{
+	if (s->nviruses == s->capviruses) {
+		size_t cap = s->capviruses ? s->capviruses * 2 : 4;
+		pg_virus *nv = pg_arena_alloc(s->arena, cap * sizeof(*nv));
+		if (nv == NULL)
+			return PG_ERR_NOMEM;
+		if (s->nviruses)
+			memcpy(nv, s->viruses, s->nviruses * sizeof(*nv));
+		s->viruses = nv;
+		s->capviruses = cap;
+	}
+	const char *n = pg_arena_strdup(s->arena, name);
+	const char *p = pg_arena_strdup(s->arena, part ? part : "");
+	if (n == NULL || p == NULL)
+		return PG_ERR_NOMEM;
+	s->viruses[s->nviruses++] = (pg_virus){.name = n, .part = p};
+	s->av = PG_AV_STATE_INFECTED;
+	return PG_OK;
+}
+
+/* The analysers add symbols; for valid PEC they inspect the original
+ * message inside the envelope, and what they find is only information. */
+static pg_status analyse(pg_scan *s, int64_t now)
+{
+	pg_runtime *rt = s->rt;
+	if (rt->comp == NULL || rt->cfg == NULL || s->msg == NULL)
+		return PG_OK;
+	pg_actx ax = {
+		.arena = s->arena,
+		.msg = pg_scan_content(s),
+		.top = s->msg,
+		.cls = &s->cls,
+		.cfg = rt->cfg,
+		.store = rt->store,
+		.now = now,
+		.syms = &s->syms,
+	};
+	for (size_t i = 0; i < rt->comp->nanalysers; i++) {
+		pg_status st = rt->comp->analysers[i]->run(&ax, rt->comp->states[i]);
+		if (st == PG_ERR_NOMEM)
+			return st;
+		/* An analyser that fails on odd input adds nothing: the others'
+		 * findings stand (deciding checks are the antivirus's). */
+	}
+	return PG_OK;
+}
+
+/* policy(class, antivirus, symbols) -> action.  The legal invariant lives
+ * here: a valid PEC envelope, receipt or anomaly is never spam-tagged or
+ * rejected for its score; only a virus stops it, and then it is held, not
+ * refused, so that the provider can notify the sender's provider. */
+static pg_action decide(const pg_scan *s)
+{
+	const pg_runtime *rt = s->rt;
+	bool pec = pg_class_is_pec(s->cls.cls);
+	if (s->av == PG_AV_STATE_INFECTED)
+		return pec ? PG_ACTION_QUARANTINE : PG_ACTION_REJECT;
+	if (s->av == PG_AV_STATE_TEMPFAIL)
+		return PG_ACTION_TEMPFAIL;
+	if (pec)
+		return PG_ACTION_NONE;
+	if (s->score >= rt->reject)
+		return PG_ACTION_REJECT;
+	if (s->score >= rt->tag_subject)
+		return PG_ACTION_TAG_SUBJECT;
+	if (s->score >= rt->add_header)
+		return PG_ACTION_ADD_HEADER;
+	return PG_ACTION_NONE;
+}
+
 static pg_status run(pg_scan *s)
 {
 	s->ran = true;
@@ -73,19 +145,36 @@ static pg_status run(pg_scan *s)
 				  s->errmsg, sizeof(s->errmsg));
 	}
 	if (st == PG_OK) {
-		st = pg_classify(s->arena, s->msg, s->providers, s->time_mode, s->at, now, &s->cls);
-		if (st == PG_ERR_NOMEM)
-			snprintf(s->errmsg, sizeof(s->errmsg), "out of memory");
+		st = pg_classify(s->arena, s->msg, s->rt->providers, s->time_mode, s->at, now,
+				 &s->cls);
+	} else if (st != PG_ERR_NOMEM) {
+		/* A limit or a parse failure: a safe class, never valid PEC. */
+		s->msg = NULL;
+		s->status = st;
+		pg_status st2 = pg_classify_unparsed(s->arena, s->data, s->len, st, s->errmsg,
+						     &s->cls);
+		if (st2 != PG_OK)
+			st = st2;
+	}
+	if (st == PG_ERR_NOMEM) {
+		snprintf(s->errmsg, sizeof(s->errmsg), "out of memory");
 		s->status = st;
 		return st;
 	}
-	/* A limit or a parse failure: a safe verdict, never a valid PEC class. */
-	s->msg = NULL;
-	s->status = st;
-	if (st == PG_ERR_NOMEM)
-		return st;
-	pg_status st2 = pg_classify_unparsed(s->arena, s->data, s->len, st, s->errmsg, &s->cls);
-	return st2 != PG_OK ? st2 : st;
+	/* The antivirus runs on everything, parsed or not. */
+	if (s->rt->comp != NULL && s->rt->comp->av != NULL) {
+		pg_status a = pg_avstage_run(s);
+		if (a == PG_ERR_NOMEM)
+			return s->status = a;
+	}
+	pg_status a = analyse(s, now);
+	if (a == PG_ERR_NOMEM)
+		return s->status = a;
+	s->score = pg_symset_score(&s->syms);
+	s->action = decide(s);
+	if (st == PG_OK)
+		s->status = PG_OK;
+	return st;
 }
 
 pg_status pg_scan_run(pg_scan *scan)
@@ -160,4 +249,54 @@ const pg_msg *pg_scan_content(const pg_scan *scan)
 	if (pg_class_is_pec(scan->cls.cls) && scan->cls.inner != NULL)
 		return scan->cls.inner;
 	return scan->msg;
+}
+
+pg_action pg_scan_action(const pg_scan *scan)
+{
+	return scan->action;
+}
+
+double pg_scan_score(const pg_scan *scan)
+{
+	return scan->score;
+}
+
+size_t pg_scan_symbol_count(const pg_scan *scan)
+{
+	return scan->syms.n;
+}
+
+const char *pg_scan_symbol(const pg_scan *scan, size_t i, double *weight, const char **detail)
+{
+	if (i >= scan->syms.n)
+		return NULL;
+	if (weight)
+		*weight = scan->syms.v[i].weight;
+	if (detail)
+		*detail = scan->syms.v[i].detail;
+	return scan->syms.v[i].name;
+}
+
+pg_av_state pg_scan_av(const pg_scan *scan)
+{
+	return scan->av;
+}
+
+size_t pg_scan_virus_count(const pg_scan *scan)
+{
+	return scan->nviruses;
+}
+
+const char *pg_scan_virus(const pg_scan *scan, size_t i, const char **part)
+{
+	if (i >= scan->nviruses)
+		return NULL;
+	if (part)
+		*part = scan->viruses[i].part;
+	return scan->viruses[i].name;
+}
+
+const char *pg_scan_av_error(const pg_scan *scan)
+{
+	return scan->av_error;
 }

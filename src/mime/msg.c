@@ -99,8 +99,15 @@ static pg_status walk(struct builder *b, pg_msg *m, struct partvec *pv, GMimeObj
 	GMimeContentDisposition *cd = g_mime_object_get_content_disposition(o);
 	if (cd != NULL && g_mime_content_disposition_is_attachment(cd))
 		p->is_attachment = true;
-	if (GMIME_IS_PART(o)) {
-		const char *fn = g_mime_part_get_filename(GMIME_PART(o));
+	{
+		/* GMime finds a part's name for leaves only; a message/rfc822
+		 * part (postacert.eml) is named the same way. */
+		const char *fn = GMIME_IS_PART(o) ? g_mime_part_get_filename(GMIME_PART(o)) : NULL;
+		if (fn == NULL && !GMIME_IS_PART(o) && !GMIME_IS_MULTIPART(o)) {
+			fn = g_mime_object_get_content_disposition_parameter(o, "filename");
+			if (fn == NULL)
+				fn = g_mime_object_get_content_type_parameter(o, "name");
+		}
 		if (fn != NULL) {
 			p->filename = pg_arena_strdup(b->a, fn);
 			if (p->filename == NULL)

@@ -72,6 +72,8 @@ CASES = [
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--pecguard", required=True)
+    ap.add_argument("--scan-arg", action="append", default=[],
+                    help="extra argument for pecguard scan (repeat)")
     ap.add_argument("--sanitized", action="store_true")
     args = ap.parse_args()
     fails = 0
@@ -81,7 +83,7 @@ def main():
             with open(path, "w") as f:
                 f.write(data)
             before = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
-            p = subprocess.run([args.pecguard, "scan", "--json", path], capture_output=True,
+            p = subprocess.run([args.pecguard, "scan", "--json"] + args.scan_arg + [path], capture_output=True,
                                text=True, timeout=120)
             problems = []
             if p.returncode != 0:

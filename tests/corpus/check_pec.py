@@ -62,8 +62,8 @@ def expected_reason(row, header):
     return None
 
 
-def scan(pecguard, providers, at, paths):
-    cmd = [pecguard, "scan", "--json", "--providers", providers]
+def scan(pecguard, providers, at, paths, extra):
+    cmd = [pecguard, "scan", "--json"] + extra + ["--providers", providers]
     if at:
         cmd += ["--at", at]
     cmd += paths
@@ -80,6 +80,8 @@ def scan(pecguard, providers, at, paths):
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--pecguard", required=True)
+    ap.add_argument("--scan-arg", action="append", default=[],
+                    help="extra argument for pecguard scan (repeat)")
     ap.add_argument("--corpus", required=True, help="directory with expected.tsv")
     ap.add_argument("--messages", default=None, help="messages directory (default: corpus/messages or corpus)")
     ap.add_argument("--providers", action="append", required=True,
@@ -108,7 +110,7 @@ def main():
             groups.setdefault(at, []).append(row)
         for at, grp in groups.items():
             rc, got = scan(args.pecguard, providers, at,
-                           [os.path.join(msgdir, r["file"]) for r in grp])
+                           [os.path.join(msgdir, r["file"]) for r in grp], args.scan_arg)
             if rc != 0:
                 failures += 1
             for row in grp:

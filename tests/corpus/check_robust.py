@@ -29,6 +29,8 @@ def count_files(root):
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--pecguard", required=True)
+    ap.add_argument("--scan-arg", action="append", default=[],
+                    help="extra argument for pecguard scan (repeat)")
     ap.add_argument("--dir", required=True)
     ap.add_argument("--all-class", default=None)
     ap.add_argument("--max-rss-mb", type=int, default=0)
@@ -38,7 +40,8 @@ def main():
         print("SKIP: %s not found (the shared corpus is not available here)" % args.dir)
         return 77
 
-    p = subprocess.run([args.pecguard, "scan", "--json", args.dir], capture_output=True, text=True)
+    p = subprocess.run([args.pecguard, "scan", "--json"] + args.scan_arg + [args.dir],
+                       capture_output=True, text=True)
     rss_mb = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024
     fails = []
     if p.returncode != 0:

@@ -1,0 +1,165 @@
+/*
+ * avstage.c - the antivirus stage of a scan.
+ *
+ * What is scanned: the whole message as received (ClamAV's own mail parser
+ * sees what a differently-minded MIME parser might hide), then every
+ * decoded leaf part, including the parts of postacert.eml and of any
+ * nested message.  Identical contents are scanned once.  Every leaf's
+ * SHA-256 is also looked up among the outbreak signatures, so a confirmed
+ * campaign sample is stopped whatever the backend, from the next message.
+ *
+ * The verdict is infected if anything is; else tempfail if anything could
+ * not be scanned; clean only when everything was.
+ */
+#include <stdio.h>
+#include <string.h>
+
+#include <openssl/evp.h>
+
+#include "engine/engine.h"
+#include "util/str.h"
+
+#define LABEL_MAX 512
+
+/* "1.3 postacert.eml/eicar.com": the part number (IMAP-like, counting
+ * through nested messages) and the file names on the way. */
+static const char *part_label(pg_arena *a, const pg_part *p)
+{
+	unsigned nums[64];
+	const char *names[16];
+	size_t nn = 0, nf = 0;
+	if (p->filename != NULL)
+		names[nf++] = p->filename;
+	const pg_part *q = p;
+	while (q != NULL && nn < 64) {
+		if (q->parent != NULL) {
+			nums[nn++] = q->index + 1;
+			q = q->parent;
+		} else {
+			q = q->msg->parent_part;
+			if (q != NULL && q->filename != NULL && nf < 16)
+				names[nf++] = q->filename;
+		}
+	}
+	char buf[LABEL_MAX];
+	size_t o = 0;
+	if (nn == 0)
+		o += (size_t)snprintf(buf, sizeof(buf), "1");
+	for (size_t i = nn; i > 0 && o < sizeof(buf); i--)
+		o += (size_t)snprintf(buf + o, sizeof(buf) - o, "%s%u", i == nn ? "" : ".", nums[i - 1]);
+	for (size_t i = nf; i > 0 && o < sizeof(buf); i--)
+		o += (size_t)snprintf(buf + o, sizeof(buf) - o, "%s%s", i == nf ? " " : "/", names[i - 1]);
+	if (nf == 0 && o < sizeof(buf))
+		snprintf(buf + o, sizeof(buf) - o, " %s", p->ctype);
+	return pg_arena_strdup(a, buf);
+}
+
+struct seen {
+	unsigned char (*h)[32];
+	size_t n, cap;
+};
+
+static bool seen_add(pg_arena *a, struct seen *sn, const unsigned char h[32])
+{
+	for (size_t i = 0; i < sn->n; i++)
+		if (memcmp(sn->h[i], h, 32) == 0)
+			return false;
+	if (sn->n == sn->cap) {
+		size_t cap = sn->cap ? sn->cap * 2 : 16;
+		unsigned char(*nv)[32] = pg_arena_alloc(a, cap * 32);
+		if (nv == NULL)
+			return true; /* scan again rather than skip */
+		if (sn->n)
+			memcpy(nv, sn->h, sn->n * 32);
+		sn->h = nv;
+		sn->cap = cap;
+	}
+	memcpy(sn->h[sn->n++], h, 32);
+	return true;
+}
+
+static void sha256(const void *d, size_t n, unsigned char out[32])
+{
+	unsigned int len = 32;
+	EVP_Digest(d, n, out, &len, EVP_sha256(), NULL);
+}
+
+/* Scans one object; records a virus or an error. */
+static pg_status scan_object(pg_scan *s, const void *d, size_t n, const char *label,
+			     bool *errored)
+{
+	pg_av_result r;
+	pg_status st = pg_av_scan(s->rt->comp->av, d, n, label, &r);
+	if (st == PG_ERR_NOMEM)
+		return st;
+	if (st != PG_OK) {
+		r.verdict = PG_AV_ERROR;
+		snprintf(r.error, sizeof(r.error), "%s", pg_status_str(st));
+	}
+	if (r.verdict == PG_AV_INFECTED)
+		return pg_scan_add_virus(s, r.virus, label);
+	if (r.verdict == PG_AV_ERROR && !*errored) {
+		*errored = true;
+		s->av_error = pg_arena_printf(s->arena, "%s: %s", label, r.error);
+		if (s->av_error == NULL)
+			return PG_ERR_NOMEM;
+	}
+	return PG_OK;
+}
+
+static pg_status outbreak_check(pg_scan *s, const unsigned char h[32], const char *label)
+{
+	if (s->rt->store == NULL)
+		return PG_OK;
+	const char *name = NULL;
+	pg_status st = pg_outbreak_lookup(s->rt->store, s->arena, h, &name);
+	if (st == PG_ERR_NOMEM)
+		return st;
+	if (st == PG_OK && name != NULL) {
+		char v[300];
+		snprintf(v, sizeof(v), "PECGuard.Outbreak.%s", name);
+		return pg_scan_add_virus(s, v, label);
+	}
+	return PG_OK;
+}
+
+pg_status pg_avstage_run(pg_scan *s)
+{
+	bool errored = false;
+	struct seen sn = {0};
+	unsigned char h[32];
+	pg_status st;
+
+	sha256(s->data, s->len, h);
+	seen_add(s->arena, &sn, h);
+	if ((st = scan_object(s, s->data, s->len, "message", &errored)) != PG_OK)
+		return st;
+
+	const pg_msg *m = s->msg;
+	for (size_t i = 0; m != NULL && i < m->nparts; i++) {
+		const pg_part *p = m->parts[i];
+		if (p->is_multipart || (p->is_message && p->inner != NULL))
+			continue;
+		size_t n = 0;
+		const unsigned char *c = pg_part_content(p, &n);
+		if (c == NULL || n == 0)
+			continue;
+		sha256(c, n, h);
+		if (!seen_add(s->arena, &sn, h))
+			continue;
+		const char *label = part_label(s->arena, p);
+		if (label == NULL)
+			return PG_ERR_NOMEM;
+		if ((st = outbreak_check(s, h, label)) != PG_OK)
+			return st;
+		if ((st = scan_object(s, c, n, label, &errored)) != PG_OK)
+			return st;
+	}
+	if (s->nviruses > 0)
+		s->av = PG_AV_STATE_INFECTED;
+	else if (errored)
+		s->av = PG_AV_STATE_TEMPFAIL;
+	else
+		s->av = PG_AV_STATE_CLEAN;
+	return PG_OK;
+}

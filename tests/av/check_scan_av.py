@@ -1,0 +1,262 @@
+#!/usr/bin/env python3
+"""check_scan_av.py - the antivirus stage end to end through `pecguard scan`.
+
+With the real in-process libclamav and a real private clamd (both loading
+the project's test database), checks what issue 3 promises:
+  - EICAR (plain and zipped) inside PEC envelopes is found, and the envelope
+    is quarantined, not rejected (the PEC rule); in ordinary mail, rejected;
+  - ClamAV's own test files mailed as attachments are found;
+  - clamd down (dead socket), or killed in the middle of a run: tempfail,
+    never clean;
+  - outbreak signatures: a sample's SHA-256 added with `pecguard outbreak
+    add` is found from the next scan, in-process and clamd alike, also
+    inside a PEC envelope; removed, it is not;
+  - heuristic threat indicators never stop a valid PEC envelope.
+
+usage: check_scan_av.py --pecguard BIN --avdb DIR --fixtures DIR
+                        [--shared DIR] [--testfiles DIR --detected LIST]
+Exit 0 all passed, 1 a check failed, 77 skipped.
+"""
+import argparse
+import email.message
+import email.policy
+import json
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+import zipfile
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from check_clamd import EICAR, Clamd, CLAMD  # noqa: E402
+
+failures = []
+
+
+def check(cond, what):
+    print(("ok   " if cond else "FAIL ") + what)
+    if not cond:
+        failures.append(what)
+    return cond
+
+
+def scan(args, state, av, paths, extra=()):
+    cmd = [args.pecguard, "scan", "--json", "--state", state, "--av", av,
+           "--av-db", args.avdb, "--providers", os.path.join(args.fixtures, "pki/index.ldif")]
+    cmd += list(extra) + list(paths)
+    p = subprocess.run(cmd, capture_output=True, text=True, timeout=300)
+    out = {}
+    for line in p.stdout.splitlines():
+        o = json.loads(line)
+        out[os.path.basename(o["path"])] = o
+    return p, out
+
+
+def mail_with(name, data, subject="documenti"):
+    m = email.message.EmailMessage(policy=email.policy.SMTP)
+    m["From"] = "mittente@example.test"
+    m["To"] = "destinatario@example.test"
+    m["Subject"] = subject
+    m["Message-ID"] = "<%s@example.test>" % name.replace("/", "_")
+    m.set_content("In allegato il documento.\n")
+    m.add_attachment(data, maintype="application", subtype="octet-stream", filename=name)
+    return m.as_bytes()
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--pecguard", required=True)
+    ap.add_argument("--avdb", required=True)
+    ap.add_argument("--fixtures", required=True)
+    ap.add_argument("--shared", default=None)
+    ap.add_argument("--testfiles", default=None)
+    ap.add_argument("--detected", default=None)
+    args = ap.parse_args()
+    if not os.path.exists(CLAMD):
+        print("SKIP: %s not installed" % CLAMD)
+        return 77
+    msgs = os.path.join(args.fixtures, "messages")
+    tmp = tempfile.mkdtemp(prefix="pg-scan-av-")
+    clamd = None
+    try:
+        state = os.path.join(tmp, "state")
+        # ---- in-process: the project's fixtures ----------------------------
+        p, out = scan(args, state, "clamav", [msgs])
+        check(p.returncode == 0, "scan of own fixtures exits 0 (%s)" % p.stderr.strip()[-200:])
+        for f in ("env-alfa-eicar.eml", "env-alfa-eicar-zip.eml"):
+            o = out.get(f, {})
+            check(o.get("class") == "pec-envelope" and o["av"]["status"] == "infected"
+                  and o["action"] == "quarantine"
+                  and any(v["name"] == "Eicar-Test-Signature.UNOFFICIAL" for v in o["av"]["viruses"]),
+                  "%s: EICAR inside a valid envelope: quarantine" % f)
+            check(any("postacert.eml/" in v["part"] for v in o.get("av", {}).get("viruses", [])),
+                  "%s: the part inside postacert.eml is named" % f)
+        clean = [f for f, o in out.items() if "eicar" not in f]
+        check(all(out[f]["av"]["status"] == "clean" for f in clean),
+              "every other fixture is clean (%d)" % len(clean))
+        check(all(out[f]["av"]["backend"] == "clamav" for f in out), "backend reported: clamav")
+        lure = out.get("env-alfa-lure-invoice.eml", {})
+        check(lure.get("class") == "pec-envelope" and lure.get("action") == "none",
+              "a lure with a zipped script inside a valid envelope is not stopped "
+              "(threat symbols only: %s)" % [s["name"] for s in lure.get("symbols", [])])
+
+        # ---- the shared oracle's virus rows ----------------------------------
+        if args.shared and os.path.exists(os.path.join(args.shared, "expected.tsv")):
+            rows = [l.rstrip("\n").split("\t") for l in open(os.path.join(args.shared, "expected.tsv"))
+                    if l.strip() and not l.startswith("#")]
+            virus_rows = [r for r in rows if len(r) > 4 and r[4]]
+            files = [os.path.join(args.shared, "messages", r[0]) for r in virus_rows]
+            p, sout = scan(args, state, "clamav", files,
+                           ["--providers", os.path.join(args.shared, "pki/index.ldif")])
+            for r in virus_rows:
+                o = sout.get(r[0], {})
+                check(o.get("av", {}).get("status") == "infected" and o.get("action") == "quarantine",
+                      "shared %s: %s found, quarantined" % (r[0], r[4]))
+        else:
+            print("SKIP shared fixtures: ../shared absent")
+
+        # ---- ClamAV's test files mailed as attachments -------------------------
+        mailed = os.path.join(tmp, "mailed")
+        os.mkdir(mailed)
+        detected = []
+        if args.testfiles and args.detected and os.path.isdir(args.testfiles):
+            for line in open(args.detected):
+                line = line.strip()
+                if line and not line.startswith("#"):
+                    detected.append(line.split()[0])
+            for name in detected:
+                with open(os.path.join(args.testfiles, name), "rb") as f:
+                    data = f.read()
+                with open(os.path.join(mailed, name + ".eml"), "wb") as f:
+                    f.write(mail_with(name, data))
+        with open(os.path.join(mailed, "eicar-peo.eml"), "wb") as f:
+            f.write(mail_with("eicar.com", EICAR))
+        zbuf = os.path.join(tmp, "e.zip")
+        with zipfile.ZipFile(zbuf, "w") as z:
+            z.writestr("doc/eicar.txt", EICAR)
+        with open(zbuf, "rb") as f:
+            with open(os.path.join(mailed, "eicar-zip-peo.eml"), "wb") as g:
+                g.write(mail_with("fattura.zip", f.read()))
+        with open(os.path.join(mailed, "clean-peo.eml"), "wb") as f:
+            f.write(mail_with("fattura.pdf", b"%PDF-1.4\n% a clean document\n"))
+        p, mout = scan(args, state, "clamav", [mailed])
+        found = [n for n in detected if mout.get(n + ".eml", {}).get("av", {}).get("status") == "infected"]
+        check(len(found) == len(detected) and len(detected) > 0,
+              "ClamAV test files mailed as attachments: %d/%d found" % (len(found), len(detected)))
+        for n in ("eicar-peo.eml", "eicar-zip-peo.eml"):
+            check(mout.get(n, {}).get("action") == "reject", "%s: ordinary mail with a virus is rejected" % n)
+        check(mout.get("clean-peo.eml", {}).get("av", {}).get("status") == "clean", "a clean attachment is clean")
+
+        # ---- outbreak signatures --------------------------------------------
+        sample = os.path.join(tmp, "fattura.vbs")
+        with open(sample, "wb") as f:
+            f.write(b"' inert sample of a campaign that no signature knows\r\nWScript.Echo 1\r\n")
+        with open(sample, "rb") as f:
+            sdata = f.read()
+        ob = os.path.join(tmp, "ob")
+        os.mkdir(ob)
+        with open(os.path.join(ob, "campaign.eml"), "wb") as f:
+            f.write(mail_with("fattura.vbs", sdata))
+        p, o1 = scan(args, state, "clamav", [ob])
+        check(o1.get("campaign.eml", {}).get("av", {}).get("status") == "clean",
+              "before: the campaign sample is clean for ClamAV")
+        ob_cmd = [args.pecguard, "outbreak", "--state", state]
+        r = subprocess.run(ob_cmd + ["add", sample, "--name", "Fattura.Vbs.2026"], capture_output=True, text=True)
+        check(r.returncode == 0 and "PECGuard.Outbreak.Fattura.Vbs.2026" in r.stdout,
+              "outbreak add FILE (%s)" % (r.stdout.strip() or r.stderr.strip()))
+        # the envelope's zip, by hash
+        import email as _email
+        env = _email.message_from_bytes(open(os.path.join(msgs, "env-alfa-lure-invoice.eml"), "rb").read(),
+                                        policy=email.policy.default)
+        zips = []
+        for part in env.walk():
+            if part.get_content_type() == "message/rfc822":
+                for sub in part.get_payload()[0].walk():
+                    if (sub.get_filename() or "").endswith(".zip"):
+                        zips.append(sub.get_payload(decode=True))
+        import hashlib
+        if check(len(zips) == 1, "the lure envelope carries one zip"):
+            h = hashlib.sha256(zips[0]).hexdigest()
+            r = subprocess.run(ob_cmd + ["add", h, "--name", "Lure.Zip"], capture_output=True, text=True)
+            check(r.returncode == 0, "outbreak add SHA256")
+        r = subprocess.run(ob_cmd + ["list"], capture_output=True, text=True)
+        check("Fattura.Vbs.2026" in r.stdout and "Lure.Zip" in r.stdout, "outbreak list shows both")
+        p, o2 = scan(args, state, "clamav", [ob, os.path.join(msgs, "env-alfa-lure-invoice.eml")])
+        c = o2.get("campaign.eml", {})
+        check(c.get("av", {}).get("status") == "infected" and c.get("action") == "reject"
+              and any(v["name"] == "PECGuard.Outbreak.Fattura.Vbs.2026" for v in c["av"]["viruses"]),
+              "in-process: the next scan finds the outbreak sample")
+        e = o2.get("env-alfa-lure-invoice.eml", {})
+        check(e.get("class") == "pec-envelope" and e.get("action") == "quarantine"
+              and any(v["name"] == "PECGuard.Outbreak.Lure.Zip" for v in e["av"]["viruses"]),
+              "in-process: the campaign inside a valid PEC envelope is quarantined")
+
+        # ---- clamd -----------------------------------------------------------
+        clamd = Clamd(tmp, "clamd", args.avdb)
+        clamd.start()
+        spec = "clamd:" + clamd.spec
+        p, o3 = scan(args, state, spec, [ob, os.path.join(msgs, "env-alfa-eicar-zip.eml"),
+                                          os.path.join(msgs, "env-alfa-text.eml"),
+                                          os.path.join(mailed, "eicar-peo.eml")])
+        check(o3.get("campaign.eml", {}).get("av", {}).get("status") == "infected",
+              "clamd: the outbreak sample is found too")
+        check(o3.get("env-alfa-eicar-zip.eml", {}).get("action") == "quarantine",
+              "clamd: zipped EICAR inside an envelope: quarantine")
+        check(o3.get("env-alfa-text.eml", {}).get("av", {}).get("status") == "clean"
+              and o3["env-alfa-text.eml"]["av"]["backend"].startswith("clamd:"),
+              "clamd: a clean envelope is clean, backend named")
+        check(o3.get("eicar-peo.eml", {}).get("action") == "reject", "clamd: EICAR in ordinary mail: reject")
+        r = subprocess.run(ob_cmd + ["remove", "Fattura.Vbs.2026"], capture_output=True, text=True)
+        check(r.returncode == 0 and "removed 1" in r.stdout, "outbreak remove")
+        p, o4 = scan(args, state, spec, [ob])
+        check(o4.get("campaign.eml", {}).get("av", {}).get("status") == "clean",
+              "after remove: clean again")
+
+        # clamd killed in the middle of a run: never clean after it died
+        many = os.path.join(tmp, "many")
+        os.mkdir(many)
+        for i in range(3000):
+            with open(os.path.join(many, "m%05d.eml" % i), "wb") as f:
+                f.write(mail_with("doc%d.pdf" % i, b"%PDF-1.4\n% clean " + str(i).encode() + b"\n"))
+        cmd = [args.pecguard, "scan", "--json", "--state", state, "--av", spec,
+               "--set", "antivirus.connect_timeout_ms=500", "--set", "antivirus.io_timeout_ms=2000",
+               "--providers", os.path.join(args.fixtures, "pki/index.ldif"), many]
+        proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
+        statuses = []
+        killed_at = None
+        for line in proc.stdout:
+            o = json.loads(line)
+            statuses.append(o["av"]["status"])
+            if killed_at is None and len(statuses) >= 200:
+                clamd.kill()
+                killed_at = len(statuses)
+        proc.wait(120)
+        first_tf = statuses.index("tempfail") if "tempfail" in statuses else None
+        check(killed_at is not None and first_tf is not None,
+              "clamd killed after %s scans; tempfail from scan %s" % (killed_at, first_tf))
+        if first_tf is not None:
+            after = statuses[first_tf:]
+            check(all(s == "tempfail" for s in after),
+                  "after clamd died: %d scans, all tempfail, none clean" % len(after))
+        check(len(statuses) == 3000, "every message got a verdict (%d)" % len(statuses))
+
+        # a dead socket from the start: tempfail for ordinary and PEC mail alike
+        p, o5 = scan(args, state, "clamd:" + os.path.join(tmp, "dead.sock"),
+                     [os.path.join(msgs, "env-alfa-text.eml"), os.path.join(mailed, "clean-peo.eml")],
+                     ["--set", "antivirus.connect_timeout_ms=500"])
+        check(p.returncode == 0 and all(o["av"]["status"] == "tempfail" and o["action"] == "tempfail"
+                                        for o in o5.values()) and len(o5) == 2,
+              "dead clamd socket: tempfail for every message, PEC included")
+        check(all(o["av"]["error"] for o in o5.values()), "the tempfail says why")
+    finally:
+        if clamd is not None:
+            clamd.stop()
+        shutil.rmtree(tmp, ignore_errors=True)
+    print("%d failures" % len(failures))
+    return 1 if failures else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
