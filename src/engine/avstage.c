@@ -49,8 +49,8 @@ static const char *part_label(pg_arena *a, const pg_part *p)
 		o += (size_t)snprintf(buf + o, sizeof(buf) - o, "%s%u", i == nn ? "" : ".", nums[i - 1]);
 	for (size_t i = nf; i > 0 && o < sizeof(buf); i--)
 		o += (size_t)snprintf(buf + o, sizeof(buf) - o, "%s%s", i == nf ? " " : "/", names[i - 1]);
-	if (nf == 0 && o < sizeof(buf))
-		snprintf(buf + o, sizeof(buf) - o, " %s", p->ctype);
+	if (p->filename == NULL && o < sizeof(buf))
+		snprintf(buf + o, sizeof(buf) - o, "%s%s", nf ? "/" : " ", p->ctype);
 	return pg_arena_strdup(a, buf);
 }
 
@@ -84,8 +84,27 @@ static void sha256(const void *d, size_t n, unsigned char out[32])
 	EVP_Digest(d, n, out, &len, EVP_sha256(), NULL);
 }
 
+static pg_status record(pg_scan *s, const char *label, const char *result)
+{
+	if (s->navparts == s->capavparts) {
+		size_t cap = s->capavparts ? s->capavparts * 2 : 8;
+		pg_avpart *nv = pg_arena_alloc(s->arena, cap * sizeof(*nv));
+		if (nv == NULL)
+			return PG_ERR_NOMEM;
+		if (s->navparts)
+			memcpy(nv, s->avparts, s->navparts * sizeof(*nv));
+		s->avparts = nv;
+		s->capavparts = cap;
+	}
+	const char *r = pg_arena_strdup(s->arena, result);
+	if (r == NULL)
+		return PG_ERR_NOMEM;
+	s->avparts[s->navparts++] = (pg_avpart){.part = label, .result = r};
+	return PG_OK;
+}
+
 /* Scans one object; records a virus or an error. */
-static pg_status scan_object(pg_scan *s, const void *d, size_t n, const char *label,
+static pg_status scan_object(pg_scan *s, const void *d, size_t n, const char *label, bool whole,
 			     bool *errored)
 {
 	pg_av_result r;
@@ -96,8 +115,30 @@ static pg_status scan_object(pg_scan *s, const void *d, size_t n, const char *la
 		r.verdict = PG_AV_ERROR;
 		snprintf(r.error, sizeof(r.error), "%s", pg_status_str(st));
 	}
+	/* ClamAV's own mail parser giving up on the whole message (too many
+	 * MIME parameters, headers...) leaves nothing unscanned when we parsed
+	 * the message: every decoded part is scanned on its own next.  Any
+	 * other failure, or one on a message we could not parse, means content
+	 * went unscanned. */
+	bool mail_limit = r.verdict == PG_AV_ERROR && whole && s->msg != NULL &&
+			  strstr(r.error, "Heuristics.Limits.Exceeded.Email") != NULL;
+	char res[600];
+	if (mail_limit)
+		snprintf(res, sizeof(res), "clean as far as ClamAV's mail parser went (%s); "
+					   "every part scanned on its own",
+			 r.error);
+	else if (r.verdict == PG_AV_INFECTED)
+		snprintf(res, sizeof(res), "%s", r.virus);
+	else if (r.verdict == PG_AV_ERROR)
+		snprintf(res, sizeof(res), "error: %s", r.error);
+	else
+		snprintf(res, sizeof(res), "clean");
+	if ((st = record(s, label, res)) != PG_OK)
+		return st;
 	if (r.verdict == PG_AV_INFECTED)
 		return pg_scan_add_virus(s, r.virus, label);
+	if (mail_limit)
+		return PG_OK;
 	if (r.verdict == PG_AV_ERROR && !*errored) {
 		*errored = true;
 		s->av_error = pg_arena_printf(s->arena, "%s: %s", label, r.error);
@@ -118,7 +159,8 @@ static pg_status outbreak_check(pg_scan *s, const unsigned char h[32], const cha
 	if (st == PG_OK && name != NULL) {
 		char v[300];
 		snprintf(v, sizeof(v), "PECGuard.Outbreak.%s", name);
-		return pg_scan_add_virus(s, v, label);
+		pg_status r = record(s, label, v);
+		return r != PG_OK ? r : pg_scan_add_virus(s, v, label);
 	}
 	return PG_OK;
 }
@@ -132,7 +174,7 @@ pg_status pg_avstage_run(pg_scan *s)
 
 	sha256(s->data, s->len, h);
 	seen_add(s->arena, &sn, h);
-	if ((st = scan_object(s, s->data, s->len, "message", &errored)) != PG_OK)
+	if ((st = scan_object(s, s->data, s->len, "message", true, &errored)) != PG_OK)
 		return st;
 
 	const pg_msg *m = s->msg;
@@ -152,7 +194,7 @@ pg_status pg_avstage_run(pg_scan *s)
 			return PG_ERR_NOMEM;
 		if ((st = outbreak_check(s, h, label)) != PG_OK)
 			return st;
-		if ((st = scan_object(s, c, n, label, &errored)) != PG_OK)
+		if ((st = scan_object(s, c, n, label, false, &errored)) != PG_OK)
 			return st;
 	}
 	if (s->nviruses > 0)

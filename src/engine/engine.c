@@ -446,6 +446,8 @@ static pg_status build_components(pg_engine *eng, const pg_config *cfg, pg_compo
 				(unsigned)pg_cfg_int(cfg, "antivirus.connect_timeout_ms", 0),
 			.io_timeout_ms = (unsigned)pg_cfg_int(cfg, "antivirus.io_timeout_ms", 0),
 		};
+		snprintf(lim.tmp_dir, sizeof(lim.tmp_dir), "%s",
+			 pg_cfg_str(cfg, "antivirus.tmp_dir", ""));
 		char err[512];
 		pg_status st = pg_av_open(backend, pg_cfg_str(cfg, "antivirus.database", ""), &lim,
 					  &c->av, err, sizeof(err));

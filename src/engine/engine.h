@@ -14,6 +14,7 @@
 #include <pthread.h>
 #include <stdatomic.h>
 #include <stdbool.h>
+#include <stdint.h>
 
 #include "engine/config.h"
 #include "engine/store.h"
@@ -61,10 +62,20 @@ struct pg_engine {
 	char errmsg[1024];
 };
 
+/* Stages timed in pg_scan.stage_ns. */
+enum { PG_STAGE_PARSE = 0, PG_STAGE_CLASSIFY, PG_STAGE_AV, PG_STAGE_ANALYSERS };
+#define PG_STAGES_MAX 16
+
 typedef struct pg_virus {
 	const char *name;
 	const char *part;
 } pg_virus;
+
+/* One object the antivirus looked at, and what it said. */
+typedef struct pg_avpart {
+	const char *part;
+	const char *result; /* "clean", the virus name, or "error: why" */
+} pg_avpart;
 
 struct pg_scan {
 	pg_engine *eng;
@@ -89,6 +100,11 @@ struct pg_scan {
 	const char *av_error;
 	pg_virus *viruses;
 	size_t nviruses, capviruses;
+	pg_avpart *avparts;
+	size_t navparts, capavparts;
+	/* CPU time per stage (nanoseconds, this thread), for benchmarks:
+	 * parse, classify, antivirus, then each analyser. */
+	uint64_t stage_ns[PG_STAGES_MAX];
 };
 
 pg_runtime *pg_runtime_ref(pg_runtime *rt);

@@ -100,6 +100,17 @@ char *pg_scan_json(const pg_scan *s, const char *path)
 		J(pg_buf_putc(&b, '}'));
 	}
 	J(pg_buf_putc(&b, ']'));
+	J(pg_json_key(&b, "parts", false));
+	J(pg_buf_putc(&b, '['));
+	for (size_t i = 0; i < s->navparts; i++) {
+		J(pg_buf_puts(&b, i ? ",{" : "{"));
+		J(pg_json_key(&b, "part", true));
+		J(pg_json_str(&b, s->avparts[i].part));
+		J(pg_json_key(&b, "result", false));
+		J(pg_json_str(&b, s->avparts[i].result));
+		J(pg_buf_putc(&b, '}'));
+	}
+	J(pg_buf_putc(&b, ']'));
 	J(pg_json_key(&b, "backend", false));
 	J(pg_json_str(&b, s->rt->comp ? s->rt->comp->av_backend : "none"));
 	J(pg_json_key(&b, "error", false));

@@ -5,6 +5,13 @@
 
 #include "engine/engine.h"
 
+static uint64_t cpu_ns(void)
+{
+	struct timespec t;
+	clock_gettime(CLOCK_THREAD_CPUTIME_ID, &t);
+	return (uint64_t)t.tv_sec * 1000000000u + (uint64_t)t.tv_nsec;
+}
+
 pg_status pg_scan_new(pg_engine *eng, pg_scan **out)
 {
 	pg_scan *s = calloc(1, sizeof(*s));
@@ -98,7 +105,10 @@ static pg_status analyse(pg_scan *s, int64_t now)
 		.syms = &s->syms,
 	};
 	for (size_t i = 0; i < rt->comp->nanalysers; i++) {
+		uint64_t t0 = cpu_ns();
 		pg_status st = rt->comp->analysers[i]->run(&ax, rt->comp->states[i]);
+		if (PG_STAGE_ANALYSERS + i < PG_STAGES_MAX)
+			s->stage_ns[PG_STAGE_ANALYSERS + i] += cpu_ns() - t0;
 		if (st == PG_ERR_NOMEM)
 			return st;
 		/* An analyser that fails on odd input adds nothing: the others'
@@ -136,6 +146,7 @@ static pg_status run(pg_scan *s)
 	s->budget = s->limits.max_parts;
 	int64_t now = (int64_t)time(NULL);
 	pg_status st;
+	uint64_t t0 = cpu_ns();
 	if (s->len > s->limits.max_message_size) {
 		st = PG_ERR_TOO_BIG;
 		snprintf(s->errmsg, sizeof(s->errmsg), "message of %zu bytes, over the limit of %zu",
@@ -144,6 +155,8 @@ static pg_status run(pg_scan *s)
 		st = pg_msg_parse(s->arena, s->data, s->len, &s->limits, 0, &s->budget, &s->msg,
 				  s->errmsg, sizeof(s->errmsg));
 	}
+	uint64_t t1 = cpu_ns();
+	s->stage_ns[PG_STAGE_PARSE] += t1 - t0;
 	if (st == PG_OK) {
 		st = pg_classify(s->arena, s->msg, s->rt->providers, s->time_mode, s->at, now,
 				 &s->cls);
@@ -161,12 +174,15 @@ static pg_status run(pg_scan *s)
 		s->status = st;
 		return st;
 	}
+	uint64_t t2 = cpu_ns();
+	s->stage_ns[PG_STAGE_CLASSIFY] += t2 - t1;
 	/* The antivirus runs on everything, parsed or not. */
 	if (s->rt->comp != NULL && s->rt->comp->av != NULL) {
 		pg_status a = pg_avstage_run(s);
 		if (a == PG_ERR_NOMEM)
 			return s->status = a;
 	}
+	s->stage_ns[PG_STAGE_AV] += cpu_ns() - t2;
 	pg_status a = analyse(s, now);
 	if (a == PG_ERR_NOMEM)
 		return s->status = a;

@@ -238,7 +238,7 @@ static pg_status missing(loader *L, const pg_ldif_entry *e, const char *who, con
  * label), since it is compared with the domains of addresses. */
 static pg_status get_domain(loader *L, const pg_ldif_attr *a, const char **out)
 {
-	const char *d;
+	const char *d = NULL;
 	pg_status st = copy_text(L, a, &d);
 	if (st != PG_OK)
 		return st;
@@ -255,7 +255,7 @@ static pg_status get_domain(loader *L, const pg_ldif_attr *a, const char **out)
 			return load_fail(L, a->line, "%s: not a domain name", a->name);
 	}
 	/* "a.." would keep a final dot and never match what is looked up. */
-	if (s[n - 1] == '.')
+	if (n == 0 || s[n - 1] == '.')
 		return load_fail(L, a->line, "%s: not a domain name", a->name);
 	*out = s;
 	return PG_OK;

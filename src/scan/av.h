@@ -44,6 +44,7 @@ typedef struct pg_av_limits {
 	unsigned max_files;         /* files inside one archive [10000] */
 	unsigned connect_timeout_ms;/* clamd connect [2000] */
 	unsigned io_timeout_ms;     /* clamd send/receive, per operation [30000] */
+	char tmp_dir[256];          /* ClamAV's temporary files (in-process); "" = system's */
 } pg_av_limits;
 
 typedef struct pg_av pg_av;

@@ -279,6 +279,17 @@ static pg_status engine_build(const char *dir, const pg_av_limits *lim, clamav_e
 	pg_status st = engine_set_limits(e->cl, lim, err, errlen);
 	if (st != PG_OK)
 		goto fail;
+	/* Extracted attachments and archive members go to temporary files:
+	 * a private directory keeps hostile content away from others. */
+	if (lim->tmp_dir[0] != '\0') {
+		cl_error_t tr = cl_engine_set_str(e->cl, CL_ENGINE_TMPDIR, lim->tmp_dir);
+		if (tr != CL_SUCCESS) {
+			pg_av_errf(err, errlen, "clamav: temporary directory %s: %s", lim->tmp_dir,
+				   cl_strerror(tr));
+			st = PG_ERR_CONFIG;
+			goto fail;
+		}
+	}
 
 	unsigned signo = 0;
 	/* CL_DB_STDOPT: the signatures plus phishing (.pdb/.wdb) and signed
