@@ -240,6 +240,32 @@ PG_API const pg_msg *pg_scan_content(const pg_scan *scan);
  * or NULL when out of memory. */
 PG_API char *pg_scan_json(const pg_scan *scan, const char *path);
 
+/* ---- recipients and headers ---------------------------------------------- */
+
+/* A mailbox's choice (the policy map, setting policy.map). */
+typedef enum pg_mailbox_policy {
+	PG_POLICY_ACCEPT = 0, /* ordinary and certified mail (default) */
+	PG_POLICY_PEC_ONLY    /* the PEC circuit only: valid PEC classes */
+} pg_mailbox_policy;
+/* "accept", "pec-only". */
+PG_API const char *pg_mailbox_policy_name(pg_mailbox_policy p);
+/* The policy of a recipient's mailbox ("<a@b>" brackets allowed). */
+PG_API pg_mailbox_policy pg_scan_mailbox_policy(const pg_scan *scan, const char *rcpt);
+/* 1 when the message may be delivered to rcpt as far as its mailbox policy
+ * goes; 0 when the mailbox is pec-only and the message is not valid PEC.
+ * The antivirus and spam actions apply to the message as a whole. */
+PG_API int pg_scan_recipient_accepts(const pg_scan *scan, const char *rcpt);
+
+/* The header fields pecguard adds to a delivered message, in order
+ * (X-PECGuard-Class, X-PECGuard-Symbols, X-Spam-Flag, X-Spam-Score,
+ * X-Spam-Status, and for valid PEC X-PECGuard-Warning when the certified
+ * content raised concerns).  Values are ASCII, folded with "\n\t". */
+PG_API size_t pg_scan_header_count(const pg_scan *scan);
+PG_API const char *pg_scan_header(const pg_scan *scan, size_t i, const char **value);
+/* With the tag-subject action: the new Subject value (the tag, then the
+ * original value as received, encoded words untouched); else NULL. */
+PG_API const char *pg_scan_tagged_subject(const pg_scan *scan);
+
 /* ---- parsed messages ----------------------------------------------------- */
 
 /* The first value of a header field, unfolded and decoded (RFC 2047) to

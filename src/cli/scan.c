@@ -29,6 +29,8 @@ struct scan_ctx {
 	bool progress;
 	struct timespec t0, last;
 	int fatal;
+	const char *rcpts[64];
+	size_t nrcpts;
 };
 
 static void scan_usage(FILE *f)
@@ -40,6 +42,8 @@ static void scan_usage(FILE *f)
 		"or - for standard input.\n"
 		"\n"
 		"  --json              one JSON object per line per message\n"
+		"  --rcpt ADDRESS      a recipient: show its mailbox policy and whether the\n"
+		"                      message would reach it (repeat for several)\n"
 		"  --at TIME           verify signer certificates at TIME: ISO 8601\n"
 		"                      (2014-08-06T12:00:00Z) or 'signing-time' (each\n"
 		"                      message's CMS signing time, else now); default now\n"
@@ -191,13 +195,28 @@ static int on_message(void *ctx, const char *path, size_t mbox_index, const char
 			c->fatal = PG_EXIT_INTERNAL;
 			return 1;
 		}
+		/* The recipients' view, added in front of the library's object. */
+		printf("{");
 		if (mbox_index)
-			printf("{\"mbox_index\":%zu,%s\n", mbox_index, j + 1);
-		else
-			printf("%s\n", j);
+			printf("\"mbox_index\":%zu,", mbox_index);
+		if (c->nrcpts > 0) {
+			printf("\"recipients\":[");
+			for (size_t i = 0; i < c->nrcpts; i++)
+				printf("%s{\"address\":\"%s\",\"policy\":\"%s\",\"delivered\":%s}",
+				       i ? "," : "", c->rcpts[i],
+				       pg_mailbox_policy_name(pg_scan_mailbox_policy(s, c->rcpts[i])),
+				       pg_scan_recipient_accepts(s, c->rcpts[i]) ? "true" : "false");
+			printf("],");
+		}
+		printf("%s\n", j + 1);
 		free(j);
 	} else {
 		print_row(path, mbox_index, s);
+		for (size_t i = 0; i < c->nrcpts; i++)
+			printf("%-13s   to %s (%s): %s\n", "", c->rcpts[i],
+			       pg_mailbox_policy_name(pg_scan_mailbox_policy(s, c->rcpts[i])),
+			       pg_scan_recipient_accepts(s, c->rcpts[i]) ? "delivered"
+									 : "refused: mailbox is PEC-only");
 	}
 	pg_scan_free(s);
 	progress(c, false);
@@ -209,6 +228,7 @@ int pg_cmd_scan(int argc, char **argv)
 	static const struct option opts[] = {
 		{"json", no_argument, NULL, 'j'},
 		{"at", required_argument, NULL, 't'},
+		{"rcpt", required_argument, NULL, 'r'},
 		{"help", no_argument, NULL, 'h'},
 		PG_CLI_COMMON_LONGOPTS,
 		{NULL, 0, NULL, 0},
@@ -217,12 +237,20 @@ int pg_cmd_scan(int argc, char **argv)
 	pg_cli_opts co = {0};
 	int o;
 	optind = 1;
-	while ((o = getopt_long(argc, argv, "jt:h", opts, NULL)) != -1) {
+	while ((o = getopt_long(argc, argv, "jt:r:h", opts, NULL)) != -1) {
 		if (pg_cli_common_opt(&co, o, optarg))
 			continue;
 		switch (o) {
 		case 'j':
 			c.json = true;
+			break;
+		case 'r':
+			if (c.nrcpts >= 64 || strpbrk(optarg, "\"\\") != NULL) {
+				fprintf(stderr, "pecguard scan: --rcpt: too many, or a bad address\n");
+				pg_cli_opts_free(&co);
+				return PG_EXIT_USAGE;
+			}
+			c.rcpts[c.nrcpts++] = optarg;
 			break;
 		case 't':
 			if (strcmp(optarg, "signing-time") == 0) {

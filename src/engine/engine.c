@@ -129,6 +129,7 @@ static void components_unref(pg_components *c)
 			c->analysers[i]->free(c->states[i]);
 	free(c->states);
 	pg_av_free(c->av);
+	pg_policymap_free(c->policymap);
 	free(c);
 }
 
@@ -458,6 +459,16 @@ static pg_status build_components(pg_engine *eng, const pg_config *cfg, pg_compo
 		}
 		snprintf(c->av_backend, sizeof(c->av_backend), "%s", pg_av_backend(c->av));
 	}
+	const char *map = pg_cfg_str(cfg, "policy.map", "");
+	if (map[0] != '\0') {
+		char err[768];
+		pg_status st = pg_policymap_load(map, &c->policymap, err, sizeof(err));
+		if (st != PG_OK) {
+			snprintf(eng->errmsg, sizeof(eng->errmsg), "policy map: %s", err);
+			components_unref(c);
+			return st;
+		}
+	}
 	c->analysers = pg_analysers;
 	c->states = calloc(pg_nanalysers ? pg_nanalysers : 1, sizeof(void *));
 	if (c->states == NULL) {
@@ -514,6 +525,7 @@ static pg_status build_runtime(pg_engine *eng, const char *path, char *const *ov
 		st = PG_ERR_CONFIG;
 		goto fail;
 	}
+	rt->subject_tag = pg_cfg_str(cfg, "scoring.subject_tag", "[SPAM] ");
 	const char *prov = pg_cfg_str(cfg, "providers", "");
 	if (prov[0] == '\0') {
 		st = pg_providers_new_empty(&rt->providers);

@@ -17,6 +17,7 @@
 #include <stdint.h>
 
 #include "engine/config.h"
+#include "engine/policymap.h"
 #include "engine/store.h"
 #include "mime/msg.h"
 #include "pec/classify.h"
@@ -37,6 +38,7 @@ typedef struct pg_components {
 	size_t nanalysers;
 	const pg_analyser *const *analysers;
 	void **states;             /* per analyser, from its init */
+	pg_policymap *policymap;   /* NULL: every mailbox accepts */
 } pg_components;
 
 typedef struct pg_runtime {
@@ -46,6 +48,7 @@ typedef struct pg_runtime {
 	pg_providers *providers;
 	pg_components *comp;
 	double add_header, tag_subject, reject;
+	const char *subject_tag;   /* in cfg */
 	pg_store *store;           /* borrowed from the engine; may be NULL */
 } pg_runtime;
 
@@ -105,7 +108,15 @@ struct pg_scan {
 	/* CPU time per stage (nanoseconds, this thread), for benchmarks:
 	 * parse, classify, antivirus, then each analyser. */
 	uint64_t stage_ns[PG_STAGES_MAX];
+	/* headers to add (pg_scan_header) and the tagged subject */
+	const char *hdr_name[8];
+	const char *hdr_value[8];
+	size_t nhdr;
+	const char *tagged_subject;
 };
+
+/* Builds the headers and the tagged subject of a decided scan. */
+pg_status pg_scan_build_headers(pg_scan *s) PG_WUR;
 
 pg_runtime *pg_runtime_ref(pg_runtime *rt);
 void pg_runtime_unref(pg_runtime *rt);

@@ -135,6 +135,19 @@ char *pg_scan_json(const pg_scan *s, const char *path)
 	}
 	J(pg_buf_putc(&b, ']'));
 
+	J(pg_json_key(&b, "headers", false));
+	J(pg_buf_putc(&b, '['));
+	for (size_t i = 0; i < s->nhdr; i++) {
+		J(pg_buf_puts(&b, i ? ",[" : "["));
+		J(pg_json_str(&b, s->hdr_name[i]));
+		J(pg_buf_putc(&b, ','));
+		J(pg_json_str(&b, s->hdr_value[i]));
+		J(pg_buf_putc(&b, ']'));
+	}
+	J(pg_buf_putc(&b, ']'));
+	J(pg_json_key(&b, "tagged_subject", false));
+	J(pg_json_str(&b, s->tagged_subject));
+
 	const pg_msg *m = s->msg;
 	J(pg_json_key(&b, "subject", false));
 	J(pg_json_str(&b, m ? pg_msg_header(m, "Subject") : NULL));

@@ -188,6 +188,8 @@ static pg_status run(pg_scan *s)
 		return s->status = a;
 	s->score = pg_symset_score(&s->syms);
 	s->action = decide(s);
+	if (pg_scan_build_headers(s) == PG_ERR_NOMEM)
+		return s->status = PG_ERR_NOMEM;
 	if (st == PG_OK)
 		s->status = PG_OK;
 	return st;
