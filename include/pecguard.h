@@ -148,6 +148,21 @@ typedef int (*pg_outbreak_fn)(void *ctx, const char *sha256_hex, const char *nam
 			      int64_t added, const char *source);
 PG_API PG_WUR pg_status pg_engine_outbreak_list(pg_engine *eng, pg_outbreak_fn fn, void *ctx);
 
+/* ---- settings ----------------------------------------------------------- */
+
+/* Read-only access to a configuration without building an engine: the
+ * front ends' own settings (the milter's socket and user) are read before
+ * the engine is configured, once privileges are dropped.  Same files and
+ * overrides as pg_engine_configure(). */
+typedef struct pg_settings pg_settings;
+PG_API PG_WUR pg_status pg_settings_load(const char *path, const char *const *overrides,
+					 size_t n, pg_settings **out, char *err, size_t errlen);
+PG_API void pg_settings_free(pg_settings *s);
+/* By dotted name ("milter.socket"); def when absent. */
+PG_API const char *pg_settings_str(const pg_settings *s, const char *name, const char *def);
+PG_API int64_t pg_settings_int(const pg_settings *s, const char *name, int64_t def);
+PG_API int pg_settings_bool(const pg_settings *s, const char *name, int def);
+
 /* ---- scan -------------------------------------------------------------- */
 
 /* How the verification time of signer certificates is chosen. */

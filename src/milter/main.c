@@ -1,0 +1,275 @@
+/*
+ * pecguard-milter - the Postfix front end.
+ *
+ *   pecguard-milter [--config FILE] [--set NAME=VALUE]... [--check]
+ *
+ * Runs in the foreground (systemd's Type=simple; see etc/pecguard-milter.service).
+ * Startup: read the settings, bind the socket, drop privileges to
+ * milter.user, then build the engine (so that state files are created as
+ * that user).  A bad configuration is reported and the process exits 78
+ * (EX_CONFIG) before binding anything.
+ *
+ * Signals: libmilter's own signal thread treats SIGHUP as "stop", so the
+ * milter runs in a second thread and the main thread waits for signals
+ * itself: Linux gives a process-directed signal to the main thread first
+ * when it is waiting for it.  SIGHUP rebuilds the engine (configuration,
+ * providers' index, rules, policy map, signatures) and swaps it in;
+ * messages in flight finish with the old one; on a bad reload the old one
+ * stays.  SIGTERM/SIGINT stop gracefully: no new connections, those in
+ * progress finish.
+ */
+#include <errno.h>
+#include <getopt.h>
+#include <grp.h>
+#include <pthread.h>
+#include <pwd.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <syslog.h>
+#include <unistd.h>
+
+#include <libmilter/mfapi.h>
+
+#include "milter/milter.h"
+
+#define EX_USAGE_ 64
+#define EX_CONFIG_ 78
+#define EX_SOFTWARE_ 70
+
+static const char *overrides[64];
+static size_t noverrides;
+
+static void usage(FILE *f)
+{
+	fprintf(f, "usage: pecguard-milter [--config FILE] [--set NAME=VALUE]... [--check]\n"
+		   "\n"
+		   "  --config FILE     configuration (default /etc/pecguard/pecguard.conf if present)\n"
+		   "  --set NAME=VALUE  any setting (milter.socket=inet:10025@127.0.0.1)\n"
+		   "  --check           check the configuration, build the engine and exit\n");
+}
+
+static void *milter_thread(void *arg)
+{
+	int *rc = arg;
+	*rc = smfi_main();
+	/* smfi_main returns when libmilter stops (our SIGTERM, or its own). */
+	kill(getpid(), SIGTERM);
+	return NULL;
+}
+
+/* Binds the libmilter socket, with the mode asked for a unix socket. */
+static int open_socket(const char *spec, const char *mode_s)
+{
+	const char *path = NULL;
+	if (strncmp(spec, "unix:", 5) == 0)
+		path = spec + 5;
+	else if (strncmp(spec, "local:", 6) == 0)
+		path = spec + 6;
+	else if (spec[0] == '/')
+		path = spec;
+	if (path != NULL)
+		unlink(path); /* a stale socket from a crash */
+	if (smfi_setconn((char *)spec) != MI_SUCCESS) {
+		fprintf(stderr, "pecguard-milter: bad milter.socket '%s'\n", spec);
+		return -1;
+	}
+	unsigned long mode = strtoul(mode_s, NULL, 8);
+	mode_t old = umask((mode_t)(~mode & 0777));
+	int r = smfi_opensocket(1);
+	umask(old);
+	if (r != MI_SUCCESS) {
+		fprintf(stderr, "pecguard-milter: cannot open %s: %s\n", spec, strerror(errno));
+		return -1;
+	}
+	if (path != NULL && chmod(path, (mode_t)mode) != 0)
+		fprintf(stderr, "pecguard-milter: chmod %s: %s\n", path, strerror(errno));
+	return 0;
+}
+
+static int drop_privileges(const char *user, const char *group, const char *sock)
+{
+	if (user[0] == '\0')
+		return 0;
+	struct passwd *pw = getpwnam(user);
+	if (pw == NULL) {
+		fprintf(stderr, "pecguard-milter: milter.user '%s' does not exist\n", user);
+		return -1;
+	}
+	gid_t gid = pw->pw_gid;
+	if (group[0] != '\0') {
+		struct group *gr = getgrnam(group);
+		if (gr == NULL) {
+			fprintf(stderr, "pecguard-milter: milter.group '%s' does not exist\n", group);
+			return -1;
+		}
+		gid = gr->gr_gid;
+	}
+	const char *path = strncmp(sock, "unix:", 5) == 0 ? sock + 5 : NULL;
+	if (path != NULL && chown(path, pw->pw_uid, gid) != 0)
+		fprintf(stderr, "pecguard-milter: chown %s: %s\n", path, strerror(errno));
+	if (setgroups(1, &gid) != 0 || setgid(gid) != 0 || setuid(pw->pw_uid) != 0) {
+		fprintf(stderr, "pecguard-milter: cannot become %s: %s\n", user, strerror(errno));
+		return -1;
+	}
+	if (setuid(0) == 0) {
+		fprintf(stderr, "pecguard-milter: privileges not dropped\n");
+		return -1;
+	}
+	return 0;
+}
+
+int main(int argc, char **argv)
+{
+	static const struct option opts[] = {
+		{"config", required_argument, NULL, 'c'},
+		{"set", required_argument, NULL, 'o'},
+		{"check", no_argument, NULL, 't'},
+		{"help", no_argument, NULL, 'h'},
+		{NULL, 0, NULL, 0},
+	};
+	const char *config = NULL;
+	bool check = false;
+	int o;
+	while ((o = getopt_long(argc, argv, "c:o:th", opts, NULL)) != -1) {
+		switch (o) {
+		case 'c':
+			config = optarg;
+			break;
+		case 'o':
+			if (strchr(optarg, '=') == NULL || noverrides >= 64) {
+				fprintf(stderr, "pecguard-milter: --set %s: expected NAME=VALUE\n", optarg);
+				return EX_USAGE_;
+			}
+			overrides[noverrides++] = optarg;
+			break;
+		case 't':
+			check = true;
+			break;
+		case 'h':
+			usage(stdout);
+			return 0;
+		default:
+			usage(stderr);
+			return EX_USAGE_;
+		}
+	}
+	if (optind != argc) {
+		usage(stderr);
+		return EX_USAGE_;
+	}
+	if (config == NULL && access("/etc/pecguard/pecguard.conf", R_OK) == 0)
+		config = "/etc/pecguard/pecguard.conf";
+
+	char err[1024];
+	pg_settings *set = NULL;
+	if (pg_settings_load(config, overrides, noverrides, &set, err, sizeof(err)) != PG_OK) {
+		fprintf(stderr, "pecguard-milter: %s\n", err);
+		return EX_CONFIG_;
+	}
+	char sock[512], mode[16], user[64], group[64];
+	snprintf(sock, sizeof(sock), "%s", pg_settings_str(set, "milter.socket", ""));
+	snprintf(mode, sizeof(mode), "%s", pg_settings_str(set, "milter.socket_mode", "0660"));
+	snprintf(user, sizeof(user), "%s", pg_settings_str(set, "milter.user", ""));
+	snprintf(group, sizeof(group), "%s", pg_settings_str(set, "milter.group", ""));
+	pgm.spool_threshold = (size_t)pg_settings_int(set, "milter.spool_threshold", 4 << 20);
+	snprintf(pgm.spool_dir, sizeof(pgm.spool_dir), "%s",
+		 pg_settings_str(set, "milter.spool_dir", "/var/spool/pecguard"));
+	snprintf(pgm.dsn_smtp, sizeof(pgm.dsn_smtp), "%s",
+		 pg_settings_str(set, "milter.dsn_smtp", "127.0.0.1:25"));
+	snprintf(pgm.reporting_mta, sizeof(pgm.reporting_mta), "%s",
+		 pg_settings_str(set, "milter.reporting_mta", ""));
+	int timeout = (int)pg_settings_int(set, "milter.timeout", 300);
+	char logto[32], facility[32], events[512];
+	snprintf(logto, sizeof(logto), "%s", pg_settings_str(set, "milter.log", "syslog"));
+	snprintf(facility, sizeof(facility), "%s",
+		 pg_settings_str(set, "milter.syslog_facility", "mail"));
+	snprintf(events, sizeof(events), "%s", pg_settings_str(set, "milter.events_file", ""));
+	pg_settings_free(set);
+	if (strcmp(logto, "syslog") != 0 && strcmp(logto, "stderr") != 0) {
+		fprintf(stderr, "pecguard-milter: milter.log must be syslog or stderr\n");
+		return EX_CONFIG_;
+	}
+
+	if (check) {
+		pg_engine *e;
+		if (pg_engine_new(&e) != PG_OK)
+			return EX_SOFTWARE_;
+		if (pg_engine_configure(e, config, overrides, noverrides) != PG_OK) {
+			fprintf(stderr, "pecguard-milter: %s\n", pg_engine_errmsg(e));
+			pg_engine_free(e);
+			return EX_CONFIG_;
+		}
+		printf("configuration ok: %s; antivirus %s; %zu providers\n",
+		       pg_engine_config_source(e), pg_engine_av_backend(e), pg_engine_provider_count(e));
+		pg_engine_free(e);
+		return 0;
+	}
+
+	/* Signals are waited for by this thread: block them before any
+	 * thread exists, so every thread inherits the mask. */
+	sigset_t sigs;
+	sigemptyset(&sigs);
+	sigaddset(&sigs, SIGHUP);
+	sigaddset(&sigs, SIGTERM);
+	sigaddset(&sigs, SIGINT);
+	pthread_sigmask(SIG_BLOCK, &sigs, NULL);
+	signal(SIGPIPE, SIG_IGN);
+
+	/* libmilter opens its socket only for a registered filter. */
+	if (smfi_register(pgm_desc) != MI_SUCCESS) {
+		fprintf(stderr, "pecguard-milter: smfi_register failed\n");
+		return EX_SOFTWARE_;
+	}
+	if (open_socket(sock, mode) != 0)
+		return EX_CONFIG_;
+	if (drop_privileges(user, group, sock) != 0)
+		return EX_CONFIG_;
+	pgm_log_open(logto, facility);
+	if (pgm_events_open(events) != 0) {
+		fprintf(stderr, "pecguard-milter: events file %s: %s\n", events, strerror(errno));
+		return EX_CONFIG_;
+	}
+	if (pg_engine_new(&pgm.eng) != PG_OK)
+		return EX_SOFTWARE_;
+	if (pg_engine_configure(pgm.eng, config, overrides, noverrides) != PG_OK) {
+		fprintf(stderr, "pecguard-milter: %s\n", pg_engine_errmsg(pgm.eng));
+		pgm_log(LOG_ERR, "bad configuration: %s", pg_engine_errmsg(pgm.eng));
+		return EX_CONFIG_;
+	}
+	smfi_settimeout(timeout);
+	pgm_log(LOG_INFO, "started on %s (uid %d): configuration %s, antivirus %s, %zu providers",
+		sock, (int)getuid(), pg_engine_config_source(pgm.eng), pg_engine_av_backend(pgm.eng),
+		pg_engine_provider_count(pgm.eng));
+
+	int milter_rc = 0;
+	pthread_t th;
+	if (pthread_create(&th, NULL, milter_thread, &milter_rc) != 0) {
+		fprintf(stderr, "pecguard-milter: cannot start\n");
+		return EX_SOFTWARE_;
+	}
+	for (;;) {
+		int sig = 0;
+		if (sigwait(&sigs, &sig) != 0)
+			continue;
+		if (sig == SIGHUP) {
+			if (pg_engine_reload(pgm.eng) == PG_OK)
+				pgm_log(LOG_INFO, "reloaded: configuration %s, antivirus %s, %zu providers",
+					pg_engine_config_source(pgm.eng), pg_engine_av_backend(pgm.eng),
+					pg_engine_provider_count(pgm.eng));
+			else
+				pgm_log(LOG_ERR, "reload failed, running configuration kept: %s",
+					pg_engine_errmsg(pgm.eng));
+			continue;
+		}
+		pgm_log(LOG_INFO, "stopping on signal %d", sig);
+		break;
+	}
+	smfi_stop();
+	pthread_join(th, NULL);
+	pg_engine_free(pgm.eng);
+	pgm_log(LOG_INFO, "stopped");
+	return milter_rc == MI_SUCCESS ? 0 : EX_SOFTWARE_;
+}

@@ -1,0 +1,52 @@
+/*
+ * milter.h - pecguard-milter: the Postfix front end of libpecguard.
+ *
+ * main.c       process: options, settings, socket, privileges, signals
+ * callbacks.c  the libmilter callbacks: one message, one scan, one verdict
+ * dsn.c        delivery status notifications for recipients refused by
+ *              their PEC-only policy, sent over SMTP with a null sender
+ * log.c        syslog / stderr lines and the JSON event log
+ */
+#ifndef PG_MILTER_MILTER_H
+#define PG_MILTER_MILTER_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "pecguard.h"
+
+/* What the callbacks need from the process, fixed at start. */
+typedef struct pgm_global {
+	pg_engine *eng;
+	size_t spool_threshold;
+	char spool_dir[512];
+	char dsn_smtp[256];
+	char reporting_mta[256];
+	char subject_tag[64];
+} pgm_global;
+
+extern pgm_global pgm;
+
+/* Logging (log.c). */
+void pgm_log_open(const char *how, const char *facility);
+void pgm_log(int prio, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+int pgm_events_open(const char *path);
+void pgm_events_write(const char *line);
+
+/* A recipient refused by its mailbox policy. */
+typedef struct pgm_refused {
+	const char *addr;
+} pgm_refused;
+
+/* Sends the sender a delivery status notification naming the refused
+ * recipients.  0 on success, -1 with a message in err. */
+int pgm_dsn_send(const char *sender, const char *const *refused, size_t nrefused,
+		 const char *queue_id, const char *subject, const char *orig_headers,
+		 size_t orig_len, char *err, size_t errlen);
+
+/* The callbacks table (callbacks.c). */
+struct smfiDesc;
+extern struct smfiDesc pgm_desc;
+
+#endif

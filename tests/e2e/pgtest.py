@@ -1,0 +1,288 @@
+"""pgtest.py - private mail components for pecguard's end-to-end tests.
+
+Everything runs on 127.0.0.1 or unix sockets in one temporary directory,
+is started by the test and stopped by its pid; nothing of the system's
+Postfix, clamd or configuration is touched.
+
+  PrivatePostfix  a Postfix instance of its own: config and queue in DIR,
+                  virtual Maildir delivery, one loopback SMTP port, wired
+                  to a milter socket
+  Milter          pecguard-milter with a configuration written here
+  Clamd           a private clamd (tests/av/check_clamd.py)
+"""
+import json
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import time
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+sys.path.insert(0, os.path.join(HERE, "..", "av"))
+from check_clamd import Clamd  # noqa: E402,F401
+
+DOMAINS = ("pec.alfa.test", "pec.beta.test", "example.test")
+
+
+def port_busy(port):
+    with socket.socket() as s:
+        s.settimeout(0.3)
+        return s.connect_ex(("127.0.0.1", port)) == 0
+
+
+def free_port():
+    for _ in range(50):
+        with socket.socket() as s:
+            s.bind(("127.0.0.1", 0))
+            port = s.getsockname()[1]
+        if not port_busy(port):
+            return port
+    raise RuntimeError("no free port")
+
+
+def wait_for(pred, timeout, what):
+    t0 = time.monotonic()
+    while time.monotonic() - t0 < timeout:
+        v = pred()
+        if v:
+            return v
+        time.sleep(0.05)
+    raise RuntimeError("timed out after %.0f s waiting for %s" % (timeout, what))
+
+
+class PrivatePostfix:
+    def __init__(self, base, port, milter_spec, users=("alice", "bob", "carol", "giulia", "protocollo", "load")):
+        self.T = os.path.join(base, "postfix")
+        self.port = port
+        self.C = os.path.join(self.T, "etc")
+        self.mail = os.path.join(self.T, "mail")
+        self.log = os.path.join(self.T, "log", "postfix.log")
+        os.makedirs(self.C)
+        os.makedirs(os.path.join(self.T, "log"))
+        os.makedirs(self.mail)
+        for d, mode, owner in (("data", 0o700, "postfix"), ("spool", 0o755, "root")):
+            p = os.path.join(self.T, d)
+            os.makedirs(p)
+            os.chmod(p, mode)
+            shutil.chown(p, owner, "root")
+        for p in (base, self.T):
+            os.chmod(p, 0o755)
+        shutil.chown(self.mail, 65534, 65534)
+        shutil.copy("/etc/postfix/master.cf", os.path.join(self.C, "master.cf"))
+        open(os.path.join(self.C, "main.cf"), "w").close()
+        with open(os.path.join(self.C, "vmailbox"), "w") as f:
+            for d in DOMAINS:
+                for u in users:
+                    f.write("%s@%s\t%s/%s/\n" % (u, d, d, u))
+                f.write("@%s\t%s/catchall/\n" % (d, d))
+        self.postconf_e(
+            "compatibility_level = 3.6",
+            "queue_directory = %s/spool" % self.T,
+            "data_directory = %s/data" % self.T,
+            "mail_owner = postfix", "setgid_group = postdrop",
+            "myhostname = mx.pec.alfa.test", "mydomain = pec.alfa.test",
+            "myorigin = $myhostname", "mydestination =", "local_recipient_maps =",
+            "alias_maps =", "alias_database =", "relay_domains =", "relayhost =",
+            "inet_interfaces = 127.0.0.1", "inet_protocols = ipv4", "mynetworks = 127.0.0.0/8",
+            "smtpd_banner = $myhostname ESMTP pecguard-e2e", "smtpd_peername_lookup = no",
+            "biff = no",
+            "virtual_mailbox_domains = " + ", ".join(DOMAINS),
+            "virtual_mailbox_maps = texthash:%s/vmailbox" % self.C,
+            "virtual_mailbox_base = %s" % self.mail,
+            "virtual_uid_maps = static:65534", "virtual_gid_maps = static:65534",
+            "smtpd_milters = %s" % milter_spec, "non_smtpd_milters =",
+            "milter_default_action = tempfail",
+            "milter_connect_timeout = 5s", "milter_command_timeout = 30s",
+            "milter_content_timeout = 60s",
+            "queue_run_delay = 1s", "minimal_backoff_time = 1s", "maximal_backoff_time = 2s",
+            "maximal_queue_lifetime = 1h", "bounce_queue_lifetime = 1h", "in_flow_delay = 0",
+            "smtpd_client_connection_count_limit = 0",
+            # refusals are expected here: no penalty sleep, no disconnects
+            "smtpd_error_sleep_time = 0", "smtpd_soft_error_limit = 100000",
+            "smtpd_hard_error_limit = 100000",
+            "default_process_limit = 100",
+            "message_size_limit = 52428800", "virtual_mailbox_limit = 0",
+            "maillog_file = %s/log/postfix.log" % self.T,
+            "maillog_file_prefixes = %s/log" % self.T)
+        self.run(["postconf", "-c", self.C, "-F", "*/*/chroot = n"])
+        self.run(["postconf", "-c", self.C, "-MX", "smtp/inet"])
+        self.run(["postconf", "-c", self.C, "-M",
+                  "127.0.0.1:%d/inet = 127.0.0.1:%d inet n - n - - smtpd" % (port, port)])
+
+    def run(self, cmd):
+        p = subprocess.run(cmd, capture_output=True, text=True)
+        if p.returncode != 0:
+            raise RuntimeError("%s: %s" % (" ".join(cmd), p.stderr))
+        return p.stdout
+
+    def postconf_e(self, *settings):
+        self.run(["postconf", "-c", self.C, "-e"] + list(settings))
+
+    def start(self):
+        self.run(["postfix", "-c", self.C, "start"])
+
+        def banner():
+            try:
+                with socket.create_connection(("127.0.0.1", self.port), timeout=2) as s:
+                    line = s.recv(100)
+                    s.sendall(b"QUIT\r\n")
+                    return line.startswith(b"220")
+            except OSError:
+                return False
+        wait_for(banner, 30, "postfix banner")
+
+    def master_pid(self):
+        try:
+            with open(os.path.join(self.T, "spool", "pid", "master.pid")) as f:
+                return int(f.read().strip())
+        except (OSError, ValueError):
+            return None
+
+    def stop(self):
+        pid = self.master_pid()
+        if pid is None:
+            return
+        kids = subprocess.run(["ps", "-o", "pid=", "--ppid", str(pid)], capture_output=True,
+                              text=True).stdout.split()
+        try:
+            os.kill(pid, signal.SIGTERM)
+        except ProcessLookupError:
+            return
+        for _ in range(100):
+            alive = False
+            for p in [pid] + [int(k) for k in kids]:
+                try:
+                    os.kill(p, 0)
+                    alive = True
+                except ProcessLookupError:
+                    pass
+            if not alive:
+                return
+            time.sleep(0.1)
+
+    def maildir(self, addr):
+        user, dom = addr.split("@")
+        return os.path.join(self.mail, dom, user, "new")
+
+    def messages(self, addr):
+        d = self.maildir(addr)
+        if not os.path.isdir(d):
+            return []
+        out = []
+        for n in sorted(os.listdir(d)):
+            with open(os.path.join(d, n), "rb") as f:
+                out.append(f.read())
+        return out
+
+    def find(self, addr, needle):
+        """The delivered messages of addr whose bytes contain needle."""
+        return [m for m in self.messages(addr) if needle in m]
+
+    def count(self, addr):
+        d = self.maildir(addr)
+        return len(os.listdir(d)) if os.path.isdir(d) else 0
+
+    def queue(self):
+        p = subprocess.run(["postqueue", "-c", self.C, "-j"], capture_output=True, text=True)
+        return [json.loads(l) for l in p.stdout.splitlines() if l.strip()]
+
+    def held(self):
+        return [q for q in self.queue() if q.get("queue_name") == "hold"]
+
+    def flush_and_wait_empty(self, timeout=30):
+        subprocess.run(["postqueue", "-c", self.C, "-f"], capture_output=True)
+        wait_for(lambda: all(q.get("queue_name") == "hold" for q in self.queue()), timeout,
+                 "queue to drain")
+
+    def logtext(self):
+        try:
+            with open(self.log, errors="replace") as f:
+                return f.read()
+        except OSError:
+            return ""
+
+
+class Milter:
+    def __init__(self, base, binary, config_text, sock=None):
+        self.dir = os.path.join(base, "milter")
+        os.makedirs(self.dir, exist_ok=True)
+        os.chmod(self.dir, 0o755)
+        self.binary = binary
+        self.sock = sock or os.path.join(self.dir, "milter.sock")
+        self.conf = os.path.join(self.dir, "pecguard.conf")
+        self.stderr = os.path.join(self.dir, "milter.log")
+        self.events = os.path.join(self.dir, "events.jsonl")
+        with open(self.conf, "w") as f:
+            f.write(config_text)
+        self.proc = None
+
+    @property
+    def spec(self):
+        return "unix:" + self.sock
+
+    def start(self, extra=(), wait=True):
+        err = open(self.stderr, "ab")
+        self.proc = subprocess.Popen([self.binary, "--config", self.conf] + list(extra),
+                                     stdout=err, stderr=subprocess.STDOUT,
+                                     stdin=subprocess.DEVNULL)
+        err.close()
+        if wait:
+            def ready():
+                if self.proc.poll() is not None:
+                    raise RuntimeError("pecguard-milter exited %s:\n%s" %
+                                       (self.proc.returncode, self.logtext()[-3000:]))
+                return "started on" in self.logtext()
+            wait_for(ready, 60, "pecguard-milter start")
+
+    def alive(self):
+        return self.proc is not None and self.proc.poll() is None
+
+    def signal(self, sig):
+        self.proc.send_signal(sig)
+
+    def stop(self, timeout=15):
+        if not self.alive():
+            return self.proc.returncode if self.proc else None
+        self.proc.send_signal(signal.SIGTERM)
+        try:
+            return self.proc.wait(timeout)
+        except subprocess.TimeoutExpired:
+            self.proc.kill()
+            self.proc.wait(5)
+            return None
+
+    def logtext(self):
+        try:
+            with open(self.stderr, errors="replace") as f:
+                return f.read()
+        except OSError:
+            return ""
+
+    def events_list(self):
+        try:
+            with open(self.events) as f:
+                return [json.loads(l) for l in f if l.strip()]
+        except OSError:
+            return []
+
+    def rss_kb(self):
+        try:
+            with open("/proc/%d/status" % self.proc.pid) as f:
+                for line in f:
+                    if line.startswith("VmRSS:"):
+                        return int(line.split()[1])
+        except OSError:
+            pass
+        return None
+
+    def hwm_kb(self):
+        try:
+            with open("/proc/%d/status" % self.proc.pid) as f:
+                for line in f:
+                    if line.startswith("VmHWM:"):
+                        return int(line.split()[1])
+        except OSError:
+            pass
+        return None
