@@ -3,7 +3,7 @@
  * and what the rules and header analysers cost.
  *
  * usage: rulestat [--config FILE] [--base DIR] [--offenders N] [--threshold T]
- *                 [--runs N] NAME=LIST...
+ *                 [--runs N] [--show SYMBOL] NAME=LIST...
  *
  * Each LIST is a file of message paths (relative to --base, the shared
  * corpus by default), one per line, as in corpus/splits/; sets whose NAME
@@ -12,7 +12,7 @@
  * an empty providers' index), then the rules and header analysers run
  * alone.  Prints, per rule/symbol, the hits per set, then per set the
  * messages at or over the threshold, and for ham sets the offenders with
- * their symbols.  Timing is the thread's CPU time, split into parse +
+ * their symbols (--show: every message with SYMBOL, and its detail).  Timing is the thread's CPU time, split into parse +
  * classify, text extraction, rules and header, as the median of --runs.
  */
 #include <getopt.h>
@@ -144,17 +144,19 @@ int main(int argc, char **argv)
 					     {"offenders", required_argument, NULL, 'o'},
 					     {"threshold", required_argument, NULL, 't'},
 					     {"runs", required_argument, NULL, 'r'},
+					     {"show", required_argument, NULL, 's'},
 					     {NULL, 0, NULL, 0}};
-	const char *config = NULL, *base = "/work/shared/corpus";
+	const char *config = NULL, *base = "/work/shared/corpus", *show = NULL;
 	int offenders = 30, runs = 1, o;
 	double threshold = 5.0;
-	while ((o = getopt_long(argc, argv, "c:b:o:t:r:", opts, NULL)) != -1) {
+	while ((o = getopt_long(argc, argv, "c:b:o:t:r:s:", opts, NULL)) != -1) {
 		switch (o) {
 		case 'c': config = optarg; break;
 		case 'b': base = optarg; break;
 		case 'o': offenders = atoi(optarg); break;
 		case 't': threshold = atof(optarg); break;
 		case 'r': runs = atoi(optarg); break;
+		case 's': show = optarg; break;
 		default: return 2;
 		}
 	}
@@ -255,6 +257,10 @@ int main(int argc, char **argv)
 					for (size_t i = 0; i < syms.n; i++)
 						if (strncmp(syms.v[i].name, "HDR_", 4) == 0)
 							row(syms.v[i].name, syms.v[i].weight)->hits[si]++;
+					for (size_t i = 0; show && i < syms.n; i++)
+						if (strcmp(syms.v[i].name, show) == 0)
+							printf("SHOW %s %s: %s\n", s->name, s->path[m],
+							       syms.v[i].detail ? syms.v[i].detail : "");
 					double score = pg_symset_score(&syms);
 					if (score >= threshold / 2)
 						s->over_half++;

@@ -269,7 +269,15 @@ const char *pg_part_header(const pg_part *p, const char *name)
 
 const char *pg_msg_header(const pg_msg *msg, const char *name)
 {
-	return g_mime_object_get_header(GMIME_OBJECT(msg->gm), name);
+	const char *v = g_mime_object_get_header(GMIME_OBJECT(msg->gm), name);
+	/* GMime keeps the Content-* fields of the top level on the message's
+	 * MIME part. */
+	if (v == NULL && g_ascii_strncasecmp(name, "Content-", 8) == 0) {
+		GMimeObject *top = g_mime_message_get_mime_part(msg->gm);
+		if (top != NULL)
+			v = g_mime_object_get_header(top, name);
+	}
+	return v;
 }
 
 const char *pg_msg_raw(const pg_msg *msg, size_t *len)

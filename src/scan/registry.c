@@ -1,14 +1,17 @@
 /*
  * registry.c - the analysers, in the order they run.
  *
- * Cheap, structural analysers first; Bayes last (it may weigh what the
- * others found in future versions).
+ * Structural analysers first (headers, rules), then the specialised ones;
+ * each only adds symbols.
  */
 #include <stddef.h>
 
 #include "engine/engine.h"
+#include "scan/header.h"
+#include "scan/rules.h"
 
 const pg_analyser *const pg_analysers[] = {
-	NULL,
+	&pg_analyser_header,
+	&pg_analyser_rules,
 };
-const size_t pg_nanalysers = 0;
+const size_t pg_nanalysers = sizeof(pg_analysers) / sizeof(pg_analysers[0]);
