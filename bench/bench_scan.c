@@ -109,7 +109,7 @@ int main(int argc, char **argv)
 	struct run *rr = calloc((size_t)runs, sizeof(*rr));
 	size_t actions[PG_ACTION_COUNT] = {0}, classes[PG_CLASS_COUNT] = {0};
 	size_t nan = 0;
-	const char *names[PG_STAGES_MAX] = {"parse", "classify", "antivirus"};
+	const char *names[PG_STAGES_MAX] = {"parse", "classify", "antivirus", "text"};
 	for (int r = 0; r < runs; r++) {
 		double w0 = now(CLOCK_MONOTONIC), c0 = now(CLOCK_THREAD_CPUTIME_ID);
 		for (size_t i = 0; i < c.n; i++) {

@@ -66,7 +66,7 @@ struct pg_engine {
 };
 
 /* Stages timed in pg_scan.stage_ns. */
-enum { PG_STAGE_PARSE = 0, PG_STAGE_CLASSIFY, PG_STAGE_AV, PG_STAGE_ANALYSERS };
+enum { PG_STAGE_PARSE = 0, PG_STAGE_CLASSIFY, PG_STAGE_AV, PG_STAGE_TEXT, PG_STAGE_ANALYSERS };
 #define PG_STAGES_MAX 16
 
 typedef struct pg_virus {

@@ -3,8 +3,6 @@
 #include <string.h>
 
 #include <glib.h>
-#include <libxml/HTMLparser.h>
-#include <libxml/tree.h>
 
 #include "util/buf.h"
 #include "util/str.h"
@@ -22,17 +20,6 @@ struct builder {
 	bool nomem;
 };
 
-static bool is_block(const char *n)
-{
-	static const char *const blocks[] = {"p",  "div", "br", "tr", "li", "h1",  "h2",
-					     "h3", "h4",  "h5", "h6", "td", "table", "ul",
-					     "ol", "blockquote", "hr", "title", "pre", NULL};
-	for (int i = 0; blocks[i]; i++)
-		if (pg_streq_ci(n, blocks[i]))
-			return true;
-	return false;
-}
-
 static void put(struct builder *b, const char *s, size_t n)
 {
 	if (b->nomem || b->out.len >= PART_TEXT_MAX)
@@ -43,34 +30,283 @@ static void put(struct builder *b, const char *s, size_t n)
 		b->nomem = true;
 }
 
-/* Text content of a subtree, whitespace collapsed, for an anchor. */
-static void anchor_text(xmlNode *n, pg_buf *t)
+/* ---- charsets ------------------------------------------------------------ */
+
+/* Windows-1252 bytes 0x80-0x9F as Unicode (0 = undefined); 0xA0-0xFF are
+ * Latin-1, i.e. the code point itself.  ISO-8859-1 mail is nearly always
+ * 1252 in practice, so both use this table. */
+static const unsigned short cp1252_hi[32] = {
+	0x20AC, 0,	0x201A, 0x0192, 0x201E, 0x2026, 0x2020, 0x2021, 0x02C6, 0x2030, 0x0160,
+	0x2039, 0x0152, 0,	0x017D, 0,	0,	0x2018, 0x2019, 0x201C, 0x201D, 0x2022,
+	0x2013, 0x2014, 0x02DC, 0x2122, 0x0161, 0x203A, 0x0153, 0,	0x017E, 0x0178,
+};
+
+static size_t put_utf8(char *o, unsigned cp)
 {
-	for (; n != NULL; n = n->next) {
-		if (t->len > 1000)
-			return;
-		if (n->type == XML_TEXT_NODE && n->content != NULL) {
-			if (pg_buf_puts(t, (const char *)n->content) != PG_OK)
-				return;
-		} else if (n->type == XML_ELEMENT_NODE) {
-			if (n->name && pg_streq_ci((const char *)n->name, "img")) {
-				xmlChar *alt = xmlGetProp(n, (const xmlChar *)"alt");
-				if (alt != NULL) {
-					if (pg_buf_puts(t, (const char *)alt) != PG_OK) {
-						xmlFree(alt);
-						return;
-					}
-					xmlFree(alt);
-				}
-			}
-			anchor_text(n->children, t);
-		}
+	if (cp < 0x80) {
+		o[0] = (char)cp;
+		return 1;
+	}
+	if (cp < 0x800) {
+		o[0] = (char)(0xC0 | cp >> 6);
+		o[1] = (char)(0x80 | (cp & 0x3F));
+		return 2;
+	}
+	if (cp < 0x10000) {
+		o[0] = (char)(0xE0 | cp >> 12);
+		o[1] = (char)(0x80 | ((cp >> 6) & 0x3F));
+		o[2] = (char)(0x80 | (cp & 0x3F));
+		return 3;
+	}
+	o[0] = (char)(0xF0 | cp >> 18);
+	o[1] = (char)(0x80 | ((cp >> 12) & 0x3F));
+	o[2] = (char)(0x80 | ((cp >> 6) & 0x3F));
+	o[3] = (char)(0x80 | (cp & 0x3F));
+	return 4;
+}
+
+/* ISO-8859-15 differs from Latin-1 in eight places. */
+static unsigned latin9(unsigned char c)
+{
+	switch (c) {
+	case 0xA4: return 0x20AC;
+	case 0xA6: return 0x0160;
+	case 0xA8: return 0x0161;
+	case 0xB4: return 0x017D;
+	case 0xB8: return 0x017E;
+	case 0xBC: return 0x0152;
+	case 0xBD: return 0x0153;
+	case 0xBE: return 0x0178;
+	default: return c;
 	}
 }
 
-static void add_link(struct builder *b, xmlNode *a, const char *href)
+static char *single_byte_to_utf8(pg_arena *a, const unsigned char *in, size_t n, bool l9,
+				 size_t *outlen)
 {
-	if (b->nlinks >= LINKS_MAX || b->nomem)
+	char *o = pg_arena_alloc(a, n * 3 + 1);
+	if (o == NULL)
+		return NULL;
+	size_t k = 0;
+	for (size_t i = 0; i < n; i++) {
+		unsigned char c = in[i];
+		unsigned cp = c;
+		if (c >= 0x80 && c < 0xA0)
+			cp = cp1252_hi[c - 0x80] ? cp1252_hi[c - 0x80] : 0xFFFD;
+		else if (l9)
+			cp = latin9(c);
+		k += put_utf8(o + k, cp);
+	}
+	o[k] = '\0';
+	*outlen = k;
+	return o;
+}
+
+/* UTF-8 text of a text part.  The common charsets are converted here, in
+ * one pass over the decoded bytes; others go through GMime (iconv). */
+static const char *part_utf8(pg_arena *a, const pg_part *p, size_t *len)
+{
+	size_t n = 0;
+	const unsigned char *c = pg_part_content(p, &n);
+	if (c == NULL)
+		return NULL;
+	bool cut = n > PART_TEXT_MAX;
+	if (cut)
+		n = PART_TEXT_MAX;
+	const char *cs = g_mime_object_get_content_type_parameter(p->obj, "charset");
+	bool utf8ish = cs == NULL || pg_streq_ci(cs, "us-ascii") || pg_streq_ci(cs, "ascii") ||
+		       pg_streq_ci(cs, "utf-8") || pg_streq_ci(cs, "utf8") ||
+		       pg_streq_ci(cs, "unknown-8bit") || pg_streq_ci(cs, "x-unknown");
+	bool w1252 = cs != NULL && (pg_streq_ci(cs, "iso-8859-1") || pg_streq_ci(cs, "latin1") ||
+				    pg_streq_ci(cs, "iso8859-1") || pg_streq_ci(cs, "windows-1252") ||
+				    pg_streq_ci(cs, "cp1252") || pg_streq_ci(cs, "iso_8859-1"));
+	bool l9 = cs != NULL && (pg_streq_ci(cs, "iso-8859-15") || pg_streq_ci(cs, "latin9"));
+	if (utf8ish && pg_utf8_valid((const char *)c, n)) {
+		*len = n;
+		/* Decoded content is NUL-terminated in the arena; a cut one is
+		 * copied (a cut may also split a character: re-validated). */
+		return cut ? pg_arena_strndup(a, (const char *)c, n) : (const char *)c;
+	}
+	if (utf8ish || w1252 || l9)
+		/* declared ASCII or UTF-8 but not valid: 8-bit mail that did not
+		 * say so, nearly always Windows-1252 */
+		return single_byte_to_utf8(a, c, n, l9, len);
+	if (!GMIME_IS_TEXT_PART(p->obj))
+		return single_byte_to_utf8(a, c, n, false, len);
+	char *t = g_mime_text_part_get_text(GMIME_TEXT_PART(p->obj));
+	if (t == NULL)
+		return single_byte_to_utf8(a, c, n, false, len);
+	size_t tn = strlen(t);
+	if (tn > PART_TEXT_MAX)
+		tn = PART_TEXT_MAX;
+	char *clean = pg_utf8_sanitize(t, tn);
+	g_free(t);
+	if (clean == NULL)
+		return NULL;
+	const char *r = pg_arena_strdup(a, clean);
+	free(clean);
+	if (r != NULL)
+		*len = strlen(r);
+	return r;
+}
+
+/* ---- HTML to text ------------------------------------------------------------ */
+
+/* A single pass over the markup: text kept with whitespace collapsed,
+ * entities decoded, script/style/comments dropped, block elements as line
+ * breaks, image alt texts kept, and every <a href> with the text shown for
+ * it.  Hostile markup (unclosed tags, huge attributes) only ends a pass
+ * early: every loop advances. */
+
+static const struct {
+	const char *name;
+	unsigned cp;
+} entities[] = {
+	{"amp", '&'},	     {"lt", '<'},	   {"gt", '>'},		{"quot", '"'},
+	{"apos", '\''},	     {"nbsp", 0xA0},	   {"euro", 0x20AC},	{"copy", 0xA9},
+	{"reg", 0xAE},	     {"trade", 0x2122},	   {"laquo", 0xAB},	{"raquo", 0xBB},
+	{"agrave", 0xE0},    {"aacute", 0xE1},	   {"egrave", 0xE8},	{"eacute", 0xE9},
+	{"igrave", 0xEC},    {"iacute", 0xED},	   {"ograve", 0xF2},	{"oacute", 0xF3},
+	{"ugrave", 0xF9},    {"uacute", 0xFA},	   {"Agrave", 0xC0},	{"Egrave", 0xC8},
+	{"Eacute", 0xC9},    {"Igrave", 0xCC},	   {"Ograve", 0xD2},	{"Ugrave", 0xD9},
+	{"ccedil", 0xE7},    {"ntilde", 0xF1},	   {"uuml", 0xFC},	{"ouml", 0xF6},
+	{"auml", 0xE4},	     {"szlig", 0xDF},	   {"deg", 0xB0},	{"middot", 0xB7},
+	{"hellip", 0x2026},  {"mdash", 0x2014},	   {"ndash", 0x2013},	{"lsquo", 0x2018},
+	{"rsquo", 0x2019},   {"ldquo", 0x201C},	   {"rdquo", 0x201D},	{"bull", 0x2022},
+	{"pound", 0xA3},     {"yen", 0xA5},	   {"cent", 0xA2},	{"sect", 0xA7},
+	{"zwnj", 0x200C},    {"zwj", 0x200D},	   {"shy", 0xAD},	{"times", 0xD7},
+};
+
+/* Decodes the entity at s[0] == '&'; returns bytes consumed (0: none). */
+static size_t entity(const char *s, size_t n, char *out, size_t *outn)
+{
+	size_t i = 1;
+	unsigned cp = 0;
+	if (i < n && s[i] == '#') {
+		i++;
+		bool hex = i < n && (s[i] == 'x' || s[i] == 'X');
+		if (hex)
+			i++;
+		size_t d0 = i;
+		while (i < n && i - d0 < 8 &&
+		       ((s[i] >= '0' && s[i] <= '9') ||
+			(hex && ((s[i] >= 'a' && s[i] <= 'f') || (s[i] >= 'A' && s[i] <= 'F'))))) {
+			char c = s[i];
+			cp = cp * (hex ? 16 : 10) +
+			     (unsigned)(c <= '9' ? c - '0' : (c | 0x20) - 'a' + 10);
+			i++;
+		}
+		if (i == d0)
+			return 0;
+		if (cp == 0 || cp > 0x10FFFF || (cp >= 0xD800 && cp <= 0xDFFF))
+			cp = 0xFFFD;
+		if (cp >= 0x80 && cp < 0xA0) /* browsers read these as Windows-1252 */
+			cp = cp1252_hi[cp - 0x80] ? cp1252_hi[cp - 0x80] : 0xFFFD;
+	} else {
+		size_t e0 = i;
+		while (i < n && i - e0 < 10 && ((s[i] | 0x20) >= 'a' && (s[i] | 0x20) <= 'z'))
+			i++;
+		size_t el = i - e0;
+		bool found = false;
+		for (size_t k = 0; k < sizeof(entities) / sizeof(entities[0]); k++) {
+			if (strlen(entities[k].name) == el && memcmp(entities[k].name, s + e0, el) == 0) {
+				cp = entities[k].cp;
+				found = true;
+				break;
+			}
+		}
+		if (!found)
+			return 0;
+	}
+	if (i < n && s[i] == ';')
+		i++;
+	*outn = put_utf8(out, cp == 0xA0 ? ' ' : cp);
+	return i;
+}
+
+static bool name_is(const char *n, size_t len, const char *want)
+{
+	return strlen(want) == len && pg_strneq_ci(n, want, len);
+}
+
+static bool is_block(const char *n, size_t len)
+{
+	static const char *const blocks[] = {"p",	   "div", "br", "tr", "li", "h1",    "h2", "h3",
+					     "h4",	   "h5",  "h6", "td", "th", "table", "ul", "ol",
+					     "blockquote", "hr",  "title", "pre", "dd", "dt", "section",
+					     "article",	   "header", "footer", "center", NULL};
+	for (int i = 0; blocks[i]; i++)
+		if (name_is(n, len, blocks[i]))
+			return true;
+	return false;
+}
+
+/* The value of attribute want in the tag text [s, s+n), entities decoded,
+ * into the arena; NULL if absent. */
+static const char *attr(pg_arena *a, const char *s, size_t n, const char *want)
+{
+	size_t wl = strlen(want), i = 0;
+	while (i < n) {
+		while (i < n && (s[i] == ' ' || s[i] == '\t' || s[i] == '\n' || s[i] == '\r' || s[i] == '/'))
+			i++;
+		size_t k0 = i;
+		while (i < n && s[i] != '=' && s[i] != ' ' && s[i] != '\t' && s[i] != '\n' &&
+		       s[i] != '\r' && s[i] != '>')
+			i++;
+		size_t kl = i - k0;
+		while (i < n && (s[i] == ' ' || s[i] == '\t' || s[i] == '\n' || s[i] == '\r'))
+			i++;
+		const char *v = NULL;
+		size_t vl = 0;
+		if (i < n && s[i] == '=') {
+			i++;
+			while (i < n && (s[i] == ' ' || s[i] == '\t' || s[i] == '\n' || s[i] == '\r'))
+				i++;
+			if (i < n && (s[i] == '"' || s[i] == '\'')) {
+				char q = s[i++];
+				v = s + i;
+				while (i < n && s[i] != q)
+					i++;
+				vl = (size_t)(s + i - v);
+				if (i < n)
+					i++;
+			} else {
+				v = s + i;
+				while (i < n && s[i] != ' ' && s[i] != '\t' && s[i] != '\n' && s[i] != '>')
+					i++;
+				vl = (size_t)(s + i - v);
+			}
+		} else if (kl == 0) {
+			i++; /* a stray character: move on */
+			continue;
+		}
+		if (kl == wl && pg_strneq_ci(s + k0, want, wl) && v != NULL) {
+			char *o = pg_arena_alloc(a, vl * 2 + 1);
+			if (o == NULL)
+				return NULL;
+			size_t k = 0;
+			for (size_t j = 0; j < vl;) {
+				size_t en = 0;
+				size_t used = v[j] == '&' ? entity(v + j, vl - j, o + k, &en) : 0;
+				if (used) {
+					k += en;
+					j += used;
+				} else {
+					if (v[j] != '\n' && v[j] != '\r' && v[j] != '\t')
+						o[k++] = v[j];
+					j++;
+				}
+			}
+			o[k] = '\0';
+			return o;
+		}
+	}
+	return NULL;
+}
+
+static void add_link(struct builder *b, const char *href, const char *shown, size_t shown_len)
+{
+	if (b->nlinks >= LINKS_MAX || b->nomem || href == NULL)
 		return;
 	if (b->nlinks == b->caplinks) {
 		size_t cap = b->caplinks ? b->caplinks * 2 : 16;
@@ -84,18 +320,18 @@ static void add_link(struct builder *b, xmlNode *a, const char *href)
 		b->links = nv;
 		b->caplinks = cap;
 	}
-	pg_buf t;
-	pg_buf_init(&t, 4096);
-	anchor_text(a->children, &t);
-	size_t n = 0;
-	const char *shown = pg_trim(t.data ? t.data : "", &n);
-	size_t hn;
+	size_t hn, sn;
 	const char *h = pg_trim(href, &hn);
+	char *tmp = pg_arena_strndup(b->a, shown, shown_len);
+	if (tmp == NULL) {
+		b->nomem = true;
+		return;
+	}
+	const char *sh = pg_trim(tmp, &sn);
 	pg_link *l = &b->links[b->nlinks];
 	l->href = pg_arena_strndup(b->a, h, hn);
-	l->shown = pg_arena_strndup(b->a, shown, n);
+	l->shown = pg_arena_strndup(b->a, sh, sn > 1000 ? 1000 : sn);
 	l->part = b->part;
-	pg_buf_free(&t);
 	if (l->href == NULL || l->shown == NULL) {
 		b->nomem = true;
 		return;
@@ -103,79 +339,149 @@ static void add_link(struct builder *b, xmlNode *a, const char *href)
 	b->nlinks++;
 }
 
-static void render(struct builder *b, xmlNode *n, int depth)
+/* Appends text with whitespace collapsed (one space, none at line starts). */
+static void put_text(struct builder *b, const char *s, size_t n)
 {
-	for (; n != NULL && !b->nomem; n = n->next) {
-		if (n->type == XML_TEXT_NODE || n->type == XML_CDATA_SECTION_NODE) {
-			if (n->content != NULL) {
-				const char *c = (const char *)n->content;
-				put(b, c, strlen(c));
+	size_t i = 0;
+	while (i < n && !b->nomem) {
+		size_t j = i;
+		while (j < n && s[j] != ' ' && s[j] != '\t' && s[j] != '\n' && s[j] != '\r' && s[j] != '&')
+			j++;
+		if (j > i)
+			put(b, s + i, j - i);
+		if (j >= n)
+			break;
+		if (s[j] == '&') {
+			char u[8];
+			size_t un = 0, used = entity(s + j, n - j, u, &un);
+			if (used) {
+				put(b, u, un);
+				i = j + used;
+			} else {
+				put(b, "&", 1);
+				i = j + 1;
 			}
 			continue;
 		}
-		if (n->type != XML_ELEMENT_NODE || n->name == NULL)
-			continue;
-		const char *name = (const char *)n->name;
-		if (pg_streq_ci(name, "script") || pg_streq_ci(name, "style") ||
-		    pg_streq_ci(name, "noscript") || pg_streq_ci(name, "template"))
-			continue;
-		bool block = is_block(name);
-		if (block)
-			put(b, "\n", 1);
-		if (pg_streq_ci(name, "a")) {
-			xmlChar *href = xmlGetProp(n, (const xmlChar *)"href");
-			if (href != NULL) {
-				add_link(b, n, (const char *)href);
-				xmlFree(href);
-			}
-		} else if (pg_streq_ci(name, "img")) {
-			xmlChar *alt = xmlGetProp(n, (const xmlChar *)"alt");
-			if (alt != NULL) {
-				put(b, " ", 1);
-				put(b, (const char *)alt, strlen((const char *)alt));
-				put(b, " ", 1);
-				xmlFree(alt);
-			}
-		}
-		/* libxml2 bounds its own tree depth; ours follows it, capped. */
-		if (depth < 256)
-			render(b, n->children, depth + 1);
-		if (block)
-			put(b, "\n", 1);
-		else if (pg_streq_ci(name, "td") || pg_streq_ci(name, "span"))
+		while (j < n && (s[j] == ' ' || s[j] == '\t' || s[j] == '\n' || s[j] == '\r'))
+			j++;
+		if (b->out.len > 0 && b->out.data[b->out.len - 1] != ' ' &&
+		    b->out.data[b->out.len - 1] != '\n')
 			put(b, " ", 1);
+		i = j;
 	}
 }
 
-static void render_html(struct builder *b, const char *html, size_t len)
+static void newline(struct builder *b)
 {
-	if (len > (size_t)0x7fffffff)
-		len = 0x7fffffff;
-	htmlDocPtr doc = htmlReadMemory(html, (int)len, NULL, "UTF-8",
-				       HTML_PARSE_RECOVER | HTML_PARSE_NOERROR |
-					       HTML_PARSE_NOWARNING | HTML_PARSE_NONET);
-	if (doc == NULL)
-		return;
-	render(b, xmlDocGetRootElement(doc), 0);
-	xmlFreeDoc(doc);
+	if (b->out.len > 0 && b->out.data[b->out.len - 1] != '\n') {
+		if (b->out.data[b->out.len - 1] == ' ')
+			b->out.len--;
+		put(b, "\n", 1);
+	}
 }
 
-/* UTF-8 text of a text part: GMime converts from the declared charset. */
-static char *part_utf8(const pg_part *p, size_t *len)
+static void render_html(struct builder *b, const char *h, size_t n)
 {
-	if (!GMIME_IS_TEXT_PART(p->obj))
-		return NULL;
-	char *t = g_mime_text_part_get_text(GMIME_TEXT_PART(p->obj));
-	if (t == NULL)
-		return NULL;
-	size_t n = strlen(t);
-	if (n > PART_TEXT_MAX)
-		n = PART_TEXT_MAX;
-	char *clean = pg_utf8_sanitize(t, n);
-	g_free(t);
-	if (clean != NULL)
-		*len = strlen(clean);
-	return clean;
+	size_t i = 0;
+	const char *href = NULL;  /* the open <a>'s target */
+	size_t anchor_start = 0;  /* where its text begins in out */
+	while (i < n && !b->nomem) {
+		const char *lt = memchr(h + i, '<', n - i);
+		size_t te = lt ? (size_t)(lt - h) : n;
+		put_text(b, h + i, te - i);
+		if (lt == NULL)
+			break;
+		i = te + 1;
+		if (i + 2 < n && h[i] == '!' && h[i + 1] == '-' && h[i + 2] == '-') {
+			const char *end = pg_memmem_ci(h + i + 3, n - i - 3, "-->");
+			i = end ? (size_t)(end - h) + 3 : n;
+			continue;
+		}
+		if (i < n && (h[i] == '!' || h[i] == '?')) {
+			const char *gt = memchr(h + i, '>', n - i);
+			i = gt ? (size_t)(gt - h) + 1 : n;
+			continue;
+		}
+		bool closing = i < n && h[i] == '/';
+		if (closing)
+			i++;
+		size_t n0 = i;
+		while (i < n && (((h[i] | 0x20) >= 'a' && (h[i] | 0x20) <= 'z') ||
+				 (h[i] >= '0' && h[i] <= '9')))
+			i++;
+		size_t nl = i - n0;
+		if (nl == 0) {
+			put(b, "<", 1); /* a lone '<' in text */
+			i = n0 - (closing ? 1 : 0);
+			continue;
+		}
+		/* the tag's end, minding quoted attribute values */
+		size_t a0 = i;
+		char q = 0;
+		while (i < n && (q || h[i] != '>')) {
+			if (q && h[i] == q)
+				q = 0;
+			else if (!q && (h[i] == '"' || h[i] == '\''))
+				q = h[i];
+			i++;
+		}
+		size_t a1 = i;
+		if (i < n)
+			i++;
+		const char *name = h + n0;
+		if (!closing && (name_is(name, nl, "script") || name_is(name, nl, "style") ||
+				 name_is(name, nl, "noscript") || name_is(name, nl, "template") ||
+				 name_is(name, nl, "head"))) {
+			/* skip to the matching end tag */
+			char endtag[16];
+			snprintf(endtag, sizeof(endtag), "</%.*s", (int)nl, name);
+			const char *end = pg_memmem_ci(h + i, n - i, endtag);
+			if (name_is(name, nl, "head")) {
+				/* keep the title of the head */
+				const char *t = pg_memmem_ci(h + i, end ? (size_t)(end - h) - i : n - i, "<title");
+				if (t != NULL) {
+					const char *gt = memchr(t, '>', (size_t)(h + n - t));
+					const char *te2 = gt ? pg_memmem_ci(gt, (size_t)(h + n - gt), "</title") : NULL;
+					if (gt && te2) {
+						put_text(b, gt + 1, (size_t)(te2 - gt - 1));
+						newline(b);
+					}
+				}
+			}
+			if (end == NULL) {
+				i = n;
+			} else {
+				const char *gt = memchr(end, '>', (size_t)(h + n - end));
+				i = gt ? (size_t)(gt - h) + 1 : n;
+			}
+			continue;
+		}
+		if (is_block(name, nl))
+			newline(b);
+		else if (name_is(name, nl, "td") || name_is(name, nl, "span"))
+			put(b, " ", 1);
+		if (name_is(name, nl, "a")) {
+			if (href != NULL) /* an <a> left open: close it */
+				add_link(b, href, b->out.data ? b->out.data + anchor_start : "",
+					 b->out.len - anchor_start);
+			href = NULL;
+			if (!closing) {
+				href = attr(b->a, h + a0, a1 - a0, "href");
+				anchor_start = b->out.len;
+			}
+		} else if (!closing && name_is(name, nl, "img")) {
+			const char *alt = attr(b->a, h + a0, a1 - a0, "alt");
+			if (alt != NULL && alt[0]) {
+				put(b, " ", 1);
+				put_text(b, alt, strlen(alt));
+				put(b, " ", 1);
+			}
+		}
+	}
+	if (href != NULL)
+		add_link(b, href, b->out.data ? b->out.data + anchor_start : "",
+			 b->out.len - anchor_start);
 }
 
 static bool is_body_text(const pg_part *p)
@@ -211,7 +517,7 @@ const pg_text *pg_msg_text(const pg_msg *cm)
 		if (!is_body_text(p))
 			continue;
 		size_t n = 0;
-		char *u = part_utf8(p, &n);
+		const char *u = part_utf8(a, p, &n);
 		if (u == NULL)
 			continue;
 		pg_text_part *tp = &t->parts[t->nparts];
@@ -225,10 +531,9 @@ const pg_text *pg_msg_text(const pg_msg *cm)
 			tp->len = b.out.len;
 			pg_buf_free(&b.out);
 		} else {
-			tp->text = pg_arena_strndup(a, u, n);
+			tp->text = u;
 			tp->len = n;
 		}
-		free(u);
 		if (tp->text == NULL) {
 			b.nomem = true;
 			break;

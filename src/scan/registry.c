@@ -1,17 +1,22 @@
 /*
  * registry.c - the analysers, in the order they run.
  *
- * Structural analysers first (headers, rules), then the specialised ones;
- * each only adds symbols.
+ * Structural analysers first (headers, rules), then the specialised ones
+ * (attachments before the invoice analyser, which reads archive members
+ * too); each only adds symbols.
  */
 #include <stddef.h>
 
 #include "engine/engine.h"
+#include "scan/attach.h"
 #include "scan/header.h"
+#include "scan/invoice.h"
 #include "scan/rules.h"
 
 const pg_analyser *const pg_analysers[] = {
 	&pg_analyser_header,
 	&pg_analyser_rules,
+	&pg_analyser_attach,
+	&pg_analyser_invoice,
 };
 const size_t pg_nanalysers = sizeof(pg_analysers) / sizeof(pg_analysers[0]);
