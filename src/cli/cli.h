@@ -15,5 +15,6 @@ enum {
 
 int pg_cmd_scan(int argc, char **argv);
 int pg_cmd_outbreak(int argc, char **argv);
+int pg_cmd_learn(int argc, char **argv, int unlearn);
 
 #endif

@@ -14,6 +14,9 @@ static void usage(FILE *f)
 		   "commands:\n"
 		   "  scan     classify messages: PEC envelope, receipt, anomaly, invalid PEC or\n"
 		   "           ordinary mail, with the reasons (pecguard scan --help)\n"
+		   "  learn spam|ham PATH...   teach the statistical filter (a false positive:\n"
+		   "           learn ham; a missed spam: learn spam)\n"
+		   "  unlearn PATH...  forget what was learned from these messages\n"
 		   "  outbreak add FILE|SHA256 --name NAME | list | remove NAME\n"
 		   "           local signatures from confirmed campaign samples\n"
 		   "  version  print the version\n"
@@ -29,6 +32,10 @@ int main(int argc, char **argv)
 	const char *cmd = argv[1];
 	if (strcmp(cmd, "scan") == 0)
 		return pg_cmd_scan(argc - 1, argv + 1);
+	if (strcmp(cmd, "learn") == 0)
+		return pg_cmd_learn(argc - 1, argv + 1, 0);
+	if (strcmp(cmd, "unlearn") == 0)
+		return pg_cmd_learn(argc - 1, argv + 1, 1);
 	if (strcmp(cmd, "outbreak") == 0)
 		return pg_cmd_outbreak(argc - 1, argv + 1);
 	if (strcmp(cmd, "version") == 0 || strcmp(cmd, "--version") == 0) {

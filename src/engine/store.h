@@ -30,6 +30,8 @@ typedef struct pg_counter_pair {
  * "state_dir").  PG_ERR_CONFIG / PG_ERR_IO with err on failure. */
 pg_status pg_store_open(const pg_config *cfg, pg_store **out, char *err, size_t errlen) PG_WUR;
 void pg_store_close(pg_store *s);
+/* The message of the store's last failure ("" if none). */
+void pg_store_errmsg(pg_store *s, char *buf, size_t len);
 const char *pg_store_backend(const pg_store *s);
 
 /* Records.  get: *val malloc'd (caller frees), NULL with PG_OK when absent. */

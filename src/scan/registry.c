@@ -9,6 +9,7 @@
 
 #include "engine/engine.h"
 #include "scan/attach.h"
+#include "scan/bayes.h"
 #include "scan/header.h"
 #include "scan/invoice.h"
 #include "scan/rules.h"
@@ -18,5 +19,6 @@ const pg_analyser *const pg_analysers[] = {
 	&pg_analyser_rules,
 	&pg_analyser_attach,
 	&pg_analyser_invoice,
+	&pg_analyser_bayes,
 };
 const size_t pg_nanalysers = sizeof(pg_analysers) / sizeof(pg_analysers[0]);
