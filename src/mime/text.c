@@ -416,15 +416,30 @@ static void render_html(struct builder *b, const char *h, size_t n)
 			i = n0 - (closing ? 1 : 0);
 			continue;
 		}
-		/* the tag's end, minding quoted attribute values */
+		/* The tag's end, minding quoted attribute values as browsers do:
+		 * a quote opens a value only right after '=' (a stray quote, as
+		 * in width="100%"", is just a character), and a value left open
+		 * ends the tag at the first '>' after it rather than hiding the
+		 * rest of the document. */
 		size_t a0 = i;
 		char q = 0;
+		size_t qstart = 0;
+		char prev = ' ';
 		while (i < n && (q || h[i] != '>')) {
-			if (q && h[i] == q)
-				q = 0;
-			else if (!q && (h[i] == '"' || h[i] == '\''))
+			if (q) {
+				if (h[i] == q)
+					q = 0;
+			} else if ((h[i] == '"' || h[i] == '\'') && prev == '=') {
 				q = h[i];
+				qstart = i;
+			}
+			if (h[i] != ' ' && h[i] != '\t' && h[i] != '\n' && h[i] != '\r')
+				prev = h[i];
 			i++;
+		}
+		if (q && i >= n) {
+			const char *gt = memchr(h + qstart, '>', n - qstart);
+			i = gt ? (size_t)(gt - h) : n;
 		}
 		size_t a1 = i;
 		if (i < n)

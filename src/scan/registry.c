@@ -13,10 +13,12 @@
 #include "scan/header.h"
 #include "scan/invoice.h"
 #include "scan/rules.h"
+#include "scan/url.h"
 
 const pg_analyser *const pg_analysers[] = {
 	&pg_analyser_header,
 	&pg_analyser_rules,
+	&pg_analyser_url,
 	&pg_analyser_attach,
 	&pg_analyser_invoice,
 	&pg_analyser_bayes,

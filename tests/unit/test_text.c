@@ -63,6 +63,25 @@ static void text_parts_and_links(void **state)
 	harness_close(h);
 }
 
+static void stray_quote_hides_nothing(void **state)
+{
+	(void)state;
+	/* A stray quote after a value (browsers ignore it) must not swallow
+	 * the rest of the document; nor may an unclosed value. */
+	const char *m = "Content-Type: text/html\n\n"
+			"<table cellpadding=0 width=\"100%\"\"><tr><td><a href=\"http://1.2.3.4/\">"
+			"http://www.ebay.com/x</a> hello</td></tr></table><p title=\"open>after</p>";
+	harness *h = harness_open_mem(m, strlen(m), NULL);
+	const pg_text *t = pg_msg_text(h->msg);
+	assert_non_null(t);
+	assert_int_equal(t->nlinks, 1);
+	assert_string_equal(t->links[0].href, "http://1.2.3.4/");
+	assert_string_equal(t->links[0].shown, "http://www.ebay.com/x");
+	assert_non_null(strstr(t->all, "hello"));
+	assert_non_null(strstr(t->all, "after"));
+	harness_close(h);
+}
+
 static void folding(void **state)
 {
 	(void)state;
@@ -102,6 +121,7 @@ int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(text_parts_and_links),
+		cmocka_unit_test(stray_quote_hides_nothing),
 		cmocka_unit_test(folding),
 		cmocka_unit_test(hostile_html),
 	};
