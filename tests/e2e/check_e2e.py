@@ -186,21 +186,31 @@ milter = {
             check(h["X-PECGuard-Class"] == "peo" and h["X-Spam-Flag"] == "NO"
                   and not h["Subject"].startswith("[SPAM]"), "ham: peo, not tagged")
 
-        # 5. an ordinary-mail invoice lure: tagged
+        # 5. ordinary-mail invoice lures: a typical one is tagged; a blatant
+        #    one (look-alike of agenziaentrate.gov.it, Reply-To elsewhere)
+        #    goes over the reject mark and is refused with its reasons
         lure = mail("Invio File 4820157309",
                     "Gentile cliente,\nil Sistema di Interscambio (SdI) ha ricevuto il file "
-                    "IT01234567890_A1B2C.xml.p7m che trova in allegato.\nPer visualizzare la "
-                    "fattura scarichi il documento dal link http://agenziaentrate-gov.it.evil.test/"
-                    "fattura e aggiorni il suo indirizzo telematico entro 24 ore.\n"
-                    "Agenzia delle Entrate - Sistema di Interscambio\n",
-                    extra_headers=(("Reply-To", "fatture@evil.test"),))
+                    "IT01234567890_A1B2C.xml.p7m relativo alla sua fattura.\nLa preghiamo di "
+                    "verificare il documento entro 24 ore.\nCordiali saluti\n")
         n_bob = pf.count("bob@example.test")
         r = send(port, lure, ["bob@example.test"])
         if check(r[0] == "ok" and wait_count(pf, "bob@example.test", n_bob + 1),
                  "invoice lure delivered (tagged, not refused)"):
             h = latest(pf, "bob@example.test", lure)
-            check(h["Subject"] == "[SPAM] Invio File 4820157309" and h["X-Spam-Flag"] == "YES",
+            check(h["Subject"] == "[SPAM] Invio File 4820157309" and h["X-Spam-Flag"] == "YES"
+                  and "INVOICE_" in h["X-PECGuard-Symbols"],
                   "lure: subject %r, X-Spam-Status %s" % (h["Subject"], h["X-Spam-Status"]))
+        blatant = mail("Invio File 4820157310",
+                       "Gentile cliente,\nil Sistema di Interscambio (SdI) ha ricevuto il file "
+                       "IT01234567890_A1B2C.xml.p7m che trova in allegato.\nPer visualizzare la "
+                       "fattura scarichi il documento dal link http://agenziaentrate-gov.it.evil.test/"
+                       "fattura e aggiorni il suo indirizzo telematico entro 24 ore.\n"
+                       "Agenzia delle Entrate - Sistema di Interscambio\n",
+                       extra_headers=(("Reply-To", "fatture@evil.test"),))
+        r = send(port, blatant, ["bob@example.test"])
+        check(r[0] == 550 and "5.7.1" in r[1] and "spam" in r[1] and "URL_LOOKALIKE" in r[1],
+              "blatant lure: 550 5.7.1 with the score and symbols (%s)" % (r,))
 
         # 6. EICAR in ordinary mail: refused at SMTP
         n_bob = pf.count("bob@example.test")
