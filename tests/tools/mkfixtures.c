@@ -668,6 +668,7 @@ static char *cert_subject(X509 *x)
 
 static struct {
 	const char *outdir;
+	const char *msgdir;   /* subdirectory of outdir the messages go to */
 	buf expected;
 	const char *casename; /* current case: seeds identifiers and boundaries */
 	int seq;              /* current case number */
@@ -1595,7 +1596,7 @@ static void emit(const char *msg, int crlf, const char *cls, const char *type, c
 			die("internal: line of %zu octets in %s", n, g.casename);
 		p += n + (e ? 1 : 0);
 	}
-	const char *path = sfmt("%s/messages/%s.eml", g.outdir, g.casename);
+	const char *path = sfmt("%s/%s/%s.eml", g.outdir, g.msgdir, g.casename);
 	if (crlf) {
 		bytes c = to_crlf(msg);
 		write_file(path, c.p, c.n);
@@ -2771,6 +2772,99 @@ static void write_index(const char *file, int colon)
 
 /* ====================================================================== */
 
+/* ======================================================================
+ * The PEC invariant: valid PEC carrying the 2019 lure inside
+ * ====================================================================== */
+
+/* The lure: a fake SdI notice with a look-alike link, a change of address
+ * and a zipped script -- as ordinary mail it is refused or tagged; inside
+ * valid PEC it must be delivered untouched, with a warning. */
+static void lure_parts(orig_msg *m)
+{
+	const char *text =
+	        "Gentile Cliente,\n\n"
+	        "il Sistema di Interscambio (SdI) le ha trasmesso il file IT01234567890_A1B2C.xml.p7m "
+	        "relativo alla fattura elettronica n. 4820157309.\n"
+	        "Per visualizzare la fattura acceda al portale "
+	        "http://agenziaentrate-gov.it.verifica-fatture.test/accesso e verifichi il suo account.\n"
+	        "Per le future comunicazioni del Sistema di Interscambio aggiorni il suo indirizzo "
+	        "telematico entro 24 ore, pena la sospensione del servizio.\n\n"
+	        "Agenzia delle Entrate - Sistema di Interscambio\n";
+	const char *vbs = "' pecguard test fixture: inert placeholder, it does nothing\r\n"
+	                  "Dim fattura\r\nfattura = \"4820157309\"\r\n";
+	const char *parts[2] = {
+	        alt_part(text, "quoted-printable", sfmt("=_alt_%.10s", tag_hex("la"))),
+	        attachment("application/zip", "Fattura_4820157309.zip",
+	                   make_zip("Fattura_4820157309.pdf.vbs", vbs, strlen(vbs))),
+	};
+	orig_multipart(m, "multipart/mixed", sfmt("=_mix_%.10s", tag_hex("lm")), parts, 2);
+}
+
+static orig_msg lure_orig(const char *from)
+{
+	orig_msg m = orig_new("Sistema di Interscambio", from, "Invio File 4820157309");
+	orig_rcpt(&m, "amministrazione@pec.beta.test", 0, 0);
+	lure_parts(&m);
+	return m;
+}
+
+static void gen_lures(void)
+{
+	case_begin("pec-envelope-alfa");
+	{
+		/* from a compromised box of Alfa's */
+		orig_msg m = lure_orig("contabilita@legal.alfa.test");
+		pec_spec s = env_spec(ALFA, &m);
+		pec_out o;
+		pec_build(&s, &o);
+		emit(pec_render(&o, 0), 0, CL_ENV, "posta-certificata", ALFA->name, "", "lure in envelope");
+	}
+	case_begin("pec-envelope-beta-crlf");
+	{
+		orig_msg m = lure_orig("fatture@pec.beta.test");
+		orig_rcpt(&m, "lucia.ferraro@pec.alfa.test", 1, 0);
+		pec_spec s = env_spec(BETA, &m);
+		pec_out o;
+		pec_build(&s, &o);
+		emit(pec_render(&o, 0), 1, CL_ENV, "posta-certificata", BETA->name, "",
+		     "lure in envelope, CRLF");
+	}
+	case_begin("pec-receipt-consegna-completa");
+	{
+		/* the delivery receipt of the lure comes back with it inside */
+		orig_msg m = lure_orig("contabilita@legal.alfa.test");
+		m.date = g.t - 1800;
+		pec_spec s = rcpt_spec("avvenuta-consegna", BETA, &m);
+		s.ricevuta = "completa";
+		s.consegna = "amministrazione@pec.beta.test";
+		s.include_orig = 1;
+		pec_out o;
+		pec_build(&s, &o);
+		emit(pec_render(&o, 0), 0, CL_RCPT, "avvenuta-consegna", BETA->name, "",
+		     "lure in a complete delivery receipt");
+	}
+	case_begin("pec-anomaly-alfa");
+	{
+		/* ordinary mail wrapped by the recipient's provider */
+		orig_msg m = lure_orig("notifiche@sdi-fatture.test");
+		orig_rcpt(&m, "lucia.ferraro@pec.alfa.test", 0, 0);
+		pec_spec s;
+		memset(&s, 0, sizeof s);
+		s.kind = K_ANOMALY;
+		s.tipo = "errore";
+		s.issuer = ALFA;
+		s.orig = &m;
+		pec_out o;
+		pec_build(&s, &o);
+		emit(pec_render(&o, 0), 0, CL_ANOM, "errore", ALFA->name, "", "lure in an anomaly envelope");
+	}
+	case_begin("peo-lure");
+	{
+		orig_msg m = lure_orig("notifiche@sdi-fatture.test");
+		emit(render_orig(&m, NULL), 0, "peo", "", "", "", "the same lure as ordinary mail");
+	}
+}
+
 int main(int argc, char **argv)
 {
 	if (argc != 2 || argv[1][0] == '\0' || argv[1][0] == '-') {
@@ -2784,6 +2878,7 @@ int main(int argc, char **argv)
 	tzset();
 
 	g.outdir = argv[1];
+	g.msgdir = "messages";
 	g.base = days_from_civil(2026, 1, 19) * 86400 + 7 * 3600 + 30 * 60; /* 08:30 +0100 */
 	g.alfa_p = (provider){"Gestore Alfa",
 	                      "Gestore Alfa S.p.A.",
@@ -2834,6 +2929,15 @@ int main(int argc, char **argv)
 	gen_invalid();
 	gen_peo();
 	write_file(sfmt("%s/expected.tsv", g.outdir), g.expected.p, g.expected.len);
+
+	/* The lure set, in lures/ with an expected.tsv of its own. */
+	free(g.expected.p);
+	memset(&g.expected, 0, sizeof g.expected);
+	g.msgdir = "lures";
+	make_dir(sfmt("%s/lures", g.outdir));
+	buf_puts(&g.expected, "# file\tclass\tpec_type\tprovider\treason\tnote\n");
+	gen_lures();
+	write_file(sfmt("%s/lures/expected.tsv", g.outdir), g.expected.p, g.expected.len);
 
 	printf("pg-mkfixtures: wrote %d messages, test PKI and providers' index to %s\n", g.nmsg,
 	       g.outdir);

@@ -1,0 +1,87 @@
+#!/usr/bin/env python3
+"""check_pec_invariant.py - the legal invariant, on message files.
+
+A valid PEC envelope, receipt or anomaly never gets a spam action,
+whatever its content scores: every valid PEC fixture carrying the 2019
+lure inside (a fake SdI notice with a look-alike link and a zipped script)
+must be delivered as it is -- action none, no subject tag, X-Spam-Flag NO
+-- with the findings in X-PECGuard-Warning; while the same lure as
+ordinary mail is refused or tagged.  The project's own lure set
+(pg-mkfixtures OUTDIR/lures) and, when present, the shared oracle's lure
+envelope.
+
+usage: check_pec_invariant.py --pecguard BIN --fixtures DIR [--shared DIR] [--scan-arg ...]
+"""
+import argparse
+import json
+import os
+import subprocess
+import sys
+
+failures = []
+
+
+def check(cond, what):
+    print(("ok   " if cond else "FAIL ") + what)
+    if not cond:
+        failures.append(what)
+
+
+def scan(args, providers, paths):
+    p = subprocess.run([args.pecguard, "scan", "--json", "--providers", providers] + args.scan_arg + paths,
+                       capture_output=True, text=True)
+    if p.returncode != 0:
+        check(False, "pecguard exit %d: %s" % (p.returncode, p.stderr[-300:]))
+    return {os.path.basename(o["path"]): o for o in map(json.loads, p.stdout.splitlines())}
+
+
+def verify_pec(name, o, want_class):
+    hdr = dict((h[0], h[1]) for h in o["headers"])
+    check(o["class"] == want_class, "%s: class %s" % (name, o["class"]))
+    check(o["action"] == "none" and o["tagged_subject"] is None,
+          "%s: no spam action (action %s) though it scores %.1f" % (name, o["action"], o["score"]))
+    check(o["score"] >= 5.0, "%s: the certified content was analysed and found bad (score %.1f)"
+          % (name, o["score"]))
+    check(hdr.get("X-Spam-Flag") == "NO" and "X-PECGuard-Warning" in hdr,
+          "%s: X-Spam-Flag NO, X-PECGuard-Warning says why" % name)
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--pecguard", required=True)
+    ap.add_argument("--fixtures", required=True)
+    ap.add_argument("--shared", default=None)
+    ap.add_argument("--scan-arg", action="append", default=[])
+    args = ap.parse_args()
+    lures = os.path.join(args.fixtures, "lures")
+    rows = [l.rstrip("\n").split("\t") for l in open(os.path.join(lures, "expected.tsv"))
+            if l.strip() and not l.startswith("#")]
+    got = scan(args, os.path.join(args.fixtures, "pki", "index.ldif"),
+               [os.path.join(lures, r[0]) for r in rows])
+    valid = 0
+    for r in rows:
+        o = got.get(r[0])
+        if o is None:
+            check(False, "%s: no result" % r[0])
+            continue
+        if r[1] == "peo":
+            check(o["class"] == "peo" and o["action"] in ("tag-subject", "reject"),
+                  "%s: the same lure as ordinary mail: %s (score %.1f)" % (r[0], o["action"], o["score"]))
+        else:
+            valid += 1
+            verify_pec(r[0], o, r[1])
+    check(valid >= 4, "lures inside every valid PEC class: %d (envelope, receipt, anomaly)" % valid)
+    if args.shared and os.path.exists(os.path.join(args.shared, "messages", "env-uno-lure-fattura-zip-vbs.eml")):
+        s = scan(args, os.path.join(args.shared, "pki", "index.ldif"),
+                 [os.path.join(args.shared, "messages", "env-uno-lure-fattura-zip-vbs.eml")])
+        o = s.get("env-uno-lure-fattura-zip-vbs.eml")
+        if o:
+            verify_pec("shared env-uno-lure-fattura-zip-vbs.eml", o, "pec-envelope")
+    else:
+        print("SKIP shared lure fixture: ../shared absent")
+    print("%d failures" % len(failures))
+    return 1 if failures else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
