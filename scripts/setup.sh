@@ -4,10 +4,18 @@
 # does not touch the network.
 set -eu
 
+# The multi-pattern matcher: Hyperscan on x86-64 (it conflicts with
+# Vectorscan, and rspamd, a peer of the evaluation, needs Hyperscan);
+# Vectorscan, its portable fork with the same API, elsewhere.
+if [ "$(dpkg --print-architecture)" = amd64 ]; then
+	HS_PKG=libhyperscan-dev
+else
+	HS_PKG=libvectorscan-dev
+fi
 BUILD_PKGS="build-essential cmake pkg-config clang llvm libclang-rt-14-dev
   libgmime-3.0-dev libglib2.0-dev libssl-dev openssl libxml2-dev
   libclamav-dev libmilter-dev libarchive-dev liblmdb-dev libhiredis-dev
-  libpcre2-dev libvectorscan-dev libconfig-dev libpsl-dev libidn2-dev
+  libpcre2-dev $HS_PKG libconfig-dev libpsl-dev libidn2-dev
   libmagic-dev libcmocka-dev"
 TEST_PKGS="python3 postfix swaks clamav clamav-daemon clamav-testfiles
   miltertest redis-server redis-tools procps zip"
