@@ -15,39 +15,10 @@
 #include <time.h>
 
 #include "cli/input.h"
+#include "corpus.h"
 #include "pecguard.h"
 #include "util/ptime.h"
 
-struct corpus {
-	char **data;
-	size_t *len;
-	size_t n, cap, bytes;
-};
-
-static int collect(void *ctx, const char *path, size_t idx, const char *data, size_t len,
-		   const char *err)
-{
-	(void)idx;
-	struct corpus *c = ctx;
-	if (err != NULL) {
-		fprintf(stderr, "bench: %s: %s\n", path, err);
-		return 0;
-	}
-	if (c->n == c->cap) {
-		c->cap = c->cap ? c->cap * 2 : 1024;
-		c->data = realloc(c->data, c->cap * sizeof(*c->data));
-		c->len = realloc(c->len, c->cap * sizeof(*c->len));
-		if (c->data == NULL || c->len == NULL)
-			return 1;
-	}
-	c->data[c->n] = malloc(len ? len : 1);
-	if (c->data[c->n] == NULL)
-		return 1;
-	memcpy(c->data[c->n], data, len);
-	c->len[c->n++] = len;
-	c->bytes += len;
-	return 0;
-}
 
 static int cmp_double(const void *a, const void *b)
 {
@@ -94,7 +65,7 @@ int main(int argc, char **argv)
 	}
 	struct corpus c = {0};
 	for (int i = optind; i < argc; i++)
-		if (pg_input_walk(argv[i], 64u << 20, collect, &c) != 0)
+		if (pg_input_walk(argv[i], 64u << 20, corpus_collect, &c) != 0)
 			return 4;
 	if (c.n == 0) {
 		fprintf(stderr, "bench: no messages\n");
@@ -133,10 +104,7 @@ int main(int argc, char **argv)
 			printf(" %s=%zu", pg_class_name((pg_class)k), classes[k]);
 	printf("\nmedian: %.0f messages/s, %.2f MB/s, %.1f us/message (one core, CPU time)\n", med,
 	       mb, 1e6 / med);
-	for (size_t i = 0; i < c.n; i++)
-		free(c.data[i]);
-	free(c.data);
-	free(c.len);
+	corpus_free(&c);
 	free(rate);
 	pg_engine_free(eng);
 	return 0;

@@ -19,38 +19,9 @@
 #include <time.h>
 
 #include "cli/input.h"
+#include "corpus.h"
 #include "engine/engine.h"
 
-struct corpus {
-	char **data;
-	size_t *len;
-	size_t n, cap, bytes;
-};
-
-static int collect(void *ctx, const char *path, size_t idx, const char *data, size_t len,
-		   const char *err)
-{
-	(void)idx;
-	struct corpus *c = ctx;
-	if (err != NULL) {
-		fprintf(stderr, "bench: %s: %s\n", path, err);
-		return 0;
-	}
-	if (c->n == c->cap) {
-		c->cap = c->cap ? c->cap * 2 : 1024;
-		c->data = realloc(c->data, c->cap * sizeof(*c->data));
-		c->len = realloc(c->len, c->cap * sizeof(*c->len));
-		if (c->data == NULL || c->len == NULL)
-			return 1;
-	}
-	c->data[c->n] = malloc(len ? len : 1);
-	if (c->data[c->n] == NULL)
-		return 1;
-	memcpy(c->data[c->n], data, len);
-	c->len[c->n++] = len;
-	c->bytes += len;
-	return 0;
-}
 
 static double now(clockid_t id)
 {
@@ -126,7 +97,7 @@ int main(int argc, char **argv)
 	}
 	struct corpus c = {0};
 	for (int i = optind; i < argc; i++)
-		if (pg_input_walk(argv[i], 64u << 20, collect, &c) != 0)
+		if (pg_input_walk(argv[i], 64u << 20, corpus_collect, &c) != 0)
 			return 4;
 	if (c.n == 0) {
 		fprintf(stderr, "bench: no messages\n");
@@ -218,10 +189,7 @@ int main(int argc, char **argv)
 	for (size_t k = 0; k < PG_STAGE_ANALYSERS + nan && k < PG_STAGES_MAX; k++)
 		printf(" %s %.1f", names[k], (double)m->stage[k] / 1e3 / (double)c.n);
 	printf("\n");
-	for (size_t i = 0; i < c.n; i++)
-		free(c.data[i]);
-	free(c.data);
-	free(c.len);
+	corpus_free(&c);
 	free(rr);
 	pg_engine_free(eng);
 	return 0;

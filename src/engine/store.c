@@ -19,6 +19,7 @@
  * reset read transactions in a small pool and hand them to any thread.
  */
 #include "engine/store.h"
+#include "util/str.h"
 
 #include <errno.h>
 #include <limits.h>
@@ -74,21 +75,6 @@ struct pg_store {
 	char errmsg[256];
 };
 
-static void errf(char *err, size_t errlen, const char *fmt, ...)
-	__attribute__((format(printf, 3, 4)));
-static void errf(char *err, size_t errlen, const char *fmt, ...)
-{
-	if (err == NULL || errlen == 0)
-		return;
-	va_list ap;
-	va_start(ap, fmt);
-	vsnprintf(err, errlen, fmt, ap);
-	va_end(ap);
-}
-
-/* Copies the message of the store's last failure into buf ("" if none).
- * Not in store.h yet: callers declare it until it is. */
-void pg_store_errmsg(pg_store *s, char *buf, size_t len);
 void pg_store_errmsg(pg_store *s, char *buf, size_t len)
 {
 	if (buf == NULL || len == 0)
@@ -159,26 +145,26 @@ static pg_status lm_fail(const lm *l, int rc, const char *what, char *err, size_
 {
 	switch (rc) {
 	case MDB_MAP_FULL:
-		errf(err, errlen, "store full: raise store.lmdb_map_size (now %zu bytes)",
+		pg_errf(err, errlen, "store full: raise store.lmdb_map_size (now %zu bytes)",
 		     l->map_size);
 		return PG_ERR_IO;
 	case MDB_DBS_FULL:
-		errf(err, errlen, "store: too many namespaces (at most %d)", MAX_DBS);
+		pg_errf(err, errlen, "store: too many namespaces (at most %d)", MAX_DBS);
 		return PG_ERR_IO;
 	case MDB_READERS_FULL:
-		errf(err, errlen, "store: too many concurrent readers (%s)", what);
+		pg_errf(err, errlen, "store: too many concurrent readers (%s)", what);
 		return PG_ERR_TEMPFAIL;
 	case MDB_MAP_RESIZED:
 		/* Another process opened the environment with a larger map. */
-		errf(err, errlen,
+		pg_errf(err, errlen,
 		     "store: map grown by another process: use the same store.lmdb_map_size "
 		     "everywhere and restart");
 		return PG_ERR_IO;
 	case ENOMEM:
-		errf(err, errlen, "store: out of memory (%s)", what);
+		pg_errf(err, errlen, "store: out of memory (%s)", what);
 		return PG_ERR_NOMEM;
 	default:
-		errf(err, errlen, "store: %s: %s", what, mdb_strerror(rc));
+		pg_errf(err, errlen, "store: %s: %s", what, mdb_strerror(rc));
 		return PG_ERR_IO;
 	}
 }
@@ -266,7 +252,7 @@ out:
 static pg_status lm_key(const lm *l, size_t klen, char *err, size_t errlen)
 {
 	if (klen > l->max_key) {
-		errf(err, errlen, "store: key of %zu bytes (at most %zu)", klen, l->max_key);
+		pg_errf(err, errlen, "store: key of %zu bytes (at most %zu)", klen, l->max_key);
 		return PG_ERR_INVALID;
 	}
 	return PG_OK;
@@ -297,7 +283,7 @@ static pg_status lm_get(void *impl, const char *ns, const void *key, size_t klen
 		void *c = malloc(v.mv_size ? v.mv_size : 1);
 		if (c == NULL) {
 			st = PG_ERR_NOMEM;
-			errf(err, errlen, "store: out of memory");
+			pg_errf(err, errlen, "store: out of memory");
 		} else {
 			memcpy(c, v.mv_data, v.mv_size);
 			*val = c;
@@ -458,7 +444,7 @@ static pg_status lm_counters_get(void *impl, const char *ns, const void *const *
 		if (rc != 0)
 			st = lm_fail(l, rc, "get", err, errlen);
 		else if (v.mv_size != 16) {
-			errf(err, errlen, "store: namespace %s: %s", ns, NOT_A_PAIR);
+			pg_errf(err, errlen, "store: namespace %s: %s", ns, NOT_A_PAIR);
 			st = PG_ERR_IO;
 		} else
 			pair_decode(v.mv_data, &out[i]);
@@ -474,7 +460,7 @@ static pg_status lm_counters_add(void *impl, const char *ns, const void *const *
 	lm *l = impl;
 	for (size_t i = 0; i < n; i++) {
 		if (klens[i] == 0) {
-			errf(err, errlen, "store: empty key");
+			pg_errf(err, errlen, "store: empty key");
 			return PG_ERR_INVALID;
 		}
 		pg_status st = lm_key(l, klens[i], err, errlen);
@@ -510,7 +496,7 @@ static pg_status lm_counters_add(void *impl, const char *ns, const void *const *
 			if (v.mv_size != 16) {
 				mdb_cursor_close(c);
 				mdb_txn_abort(t);
-				errf(err, errlen, "store: namespace %s: %s", ns, NOT_A_PAIR);
+				pg_errf(err, errlen, "store: namespace %s: %s", ns, NOT_A_PAIR);
 				return PG_ERR_IO;
 			}
 			pair_decode(v.mv_data, &p);
@@ -560,7 +546,7 @@ static int mkdirs(const char *path, char *err, size_t errlen)
 	char buf[PATH_MAX];
 	size_t n = strlen(path);
 	if (n == 0 || n >= sizeof(buf)) {
-		errf(err, errlen, "state_dir: bad path");
+		pg_errf(err, errlen, "state_dir: bad path");
 		return -1;
 	}
 	memcpy(buf, path, n + 1);
@@ -570,14 +556,14 @@ static int mkdirs(const char *path, char *err, size_t errlen)
 		char c = buf[i];
 		buf[i] = '\0';
 		if (mkdir(buf, 0750) != 0 && errno != EEXIST) {
-			errf(err, errlen, "cannot create %s: %s", buf, strerror(errno));
+			pg_errf(err, errlen, "cannot create %s: %s", buf, strerror(errno));
 			return -1;
 		}
 		buf[i] = c;
 	}
 	struct stat sb;
 	if (stat(path, &sb) != 0 || !S_ISDIR(sb.st_mode)) {
-		errf(err, errlen, "state_dir %s is not a directory", path);
+		pg_errf(err, errlen, "state_dir %s is not a directory", path);
 		return -1;
 	}
 	return 0;
@@ -587,12 +573,12 @@ static pg_status lm_open(const pg_config *cfg, void **out, char *err, size_t err
 {
 	const char *dir = pg_cfg_str(cfg, "state_dir", NULL);
 	if (dir == NULL || dir[0] == '\0') {
-		errf(err, errlen, "state_dir is not set");
+		pg_errf(err, errlen, "state_dir is not set");
 		return PG_ERR_CONFIG;
 	}
 	int64_t map = pg_cfg_int(cfg, "store.lmdb_map_size", 1 << 30);
 	if (map < (int64_t)MIN_MAP_SIZE || (uint64_t)map > (uint64_t)SIZE_MAX / 2) {
-		errf(err, errlen, "store.lmdb_map_size: %lld out of range (at least %u)",
+		pg_errf(err, errlen, "store.lmdb_map_size: %lld out of range (at least %u)",
 		     (long long)map, MIN_MAP_SIZE);
 		return PG_ERR_CONFIG;
 	}
@@ -609,13 +595,13 @@ static pg_status lm_open(const pg_config *cfg, void **out, char *err, size_t err
 	if (rc != 0) {
 		l->env = NULL;
 		lm_close(l);
-		errf(err, errlen, "store: %s", mdb_strerror(rc));
+		pg_errf(err, errlen, "store: %s", mdb_strerror(rc));
 		return PG_ERR_NOMEM;
 	}
 	if ((rc = mdb_env_set_maxdbs(l->env, MAX_DBS)) != 0 ||
 	    (rc = mdb_env_set_mapsize(l->env, l->map_size)) != 0) {
 		lm_close(l);
-		errf(err, errlen, "store: %s", mdb_strerror(rc));
+		pg_errf(err, errlen, "store: %s", mdb_strerror(rc));
 		return PG_ERR_CONFIG;
 	}
 	/* MDB_NOTLS: read transactions belong to their object, not to the
@@ -629,7 +615,7 @@ static pg_status lm_open(const pg_config *cfg, void **out, char *err, size_t err
 	rc = mdb_env_open(l->env, dir, MDB_NOTLS | MDB_NORDAHEAD | MDB_NOMETASYNC, 0640);
 	if (rc != 0) {
 		lm_close(l);
-		errf(err, errlen, "cannot open the store in %s: %s", dir, mdb_strerror(rc));
+		pg_errf(err, errlen, "cannot open the store in %s: %s", dir, mdb_strerror(rc));
 		return PG_ERR_IO;
 	}
 	/* A process that died inside a read transaction leaves its reader
@@ -668,15 +654,15 @@ pg_status pg_store_open(const pg_config *cfg, pg_store **out, char *err, size_t 
 	if (strcmp(backend, "lmdb") == 0) {
 		ops = &lmdb_ops;
 	} else if (strcmp(backend, "redis") == 0) {
-		errf(err, errlen, "store.backend \"redis\": not built yet");
+		pg_errf(err, errlen, "store.backend \"redis\": not built yet");
 		return PG_ERR_CONFIG;
 	} else {
-		errf(err, errlen, "store.backend \"%s\": unknown (lmdb or redis)", backend);
+		pg_errf(err, errlen, "store.backend \"%s\": unknown (lmdb or redis)", backend);
 		return PG_ERR_CONFIG;
 	}
 	pg_store *s = calloc(1, sizeof(*s));
 	if (s == NULL) {
-		errf(err, errlen, "out of memory");
+		pg_errf(err, errlen, "out of memory");
 		return PG_ERR_NOMEM;
 	}
 	pthread_mutex_init(&s->errlock, NULL);

@@ -108,20 +108,6 @@ static bool ldif_next_continues(const ldif_parser *p)
 	return p->pos < p->len && p->data[p->pos] == ' ';
 }
 
-static int b64_value(unsigned char c)
-{
-	if (c >= 'A' && c <= 'Z')
-		return c - 'A';
-	if (c >= 'a' && c <= 'z')
-		return c - 'a' + 26;
-	if (c >= '0' && c <= '9')
-		return c - '0' + 52;
-	if (c == '+')
-		return 62;
-	if (c == '/')
-		return 63;
-	return -1;
-}
 
 /* Strict base64 (RFC 4648 with padding): only the alphabet, a length that is
  * a multiple of four, '=' only as the last one or two characters, and zero
@@ -146,7 +132,7 @@ static const char *b64_decode(const char *s, size_t n, unsigned char *out, size_
 			}
 			if (pad > 0)
 				return "misplaced '=' padding";
-			v[k] = b64_value(c);
+			v[k] = pg_b64_value(c);
 			if (v[k] < 0)
 				return c == '=' ? "misplaced '=' padding" : "character outside the alphabet";
 		}

@@ -80,17 +80,6 @@ typedef struct bayes_opts {
 	char subject_tag[64];
 } bayes_opts;
 
-static void errf(char *err, size_t errlen, const char *fmt, ...)
-	__attribute__((format(printf, 3, 4)));
-static void errf(char *err, size_t errlen, const char *fmt, ...)
-{
-	if (err == NULL || errlen == 0)
-		return;
-	va_list ap;
-	va_start(ap, fmt);
-	vsnprintf(err, errlen, fmt, ap);
-	va_end(ap);
-}
 
 static pg_status opts_read(const pg_config *cfg, bayes_opts *o, char *err, size_t errlen)
 {
@@ -128,7 +117,7 @@ static pg_status opts_read(const pg_config *cfg, bayes_opts *o, char *err, size_
 	else if (!(o->cache_refresh >= 0.0))
 		bad = "bayes.cache_refresh must be 0 or more seconds";
 	if (bad != NULL) {
-		errf(err, errlen, "%s", bad);
+		pg_errf(err, errlen, "%s", bad);
 		return PG_ERR_CONFIG;
 	}
 	o->max_tokens = (size_t)mt;
@@ -993,7 +982,7 @@ static pg_status store_fail(pg_store *st, pg_status s, const char *what, char *e
 {
 	char m[256];
 	pg_store_errmsg(st, m, sizeof(m));
-	errf(err, errlen, "bayes: %s: %s", what, m[0] ? m : pg_status_str(s));
+	pg_errf(err, errlen, "bayes: %s: %s", what, m[0] ? m : pg_status_str(s));
 	return s;
 }
 
@@ -1001,7 +990,7 @@ pg_status pg_bayes_learn(pg_store *st, const pg_config *cfg, const pg_msg *m, bo
 			 bool unlearn, char *err, size_t errlen)
 {
 	if (st == NULL || cfg == NULL || m == NULL) {
-		errf(err, errlen, "bayes: no store configured");
+		pg_errf(err, errlen, "bayes: no store configured");
 		return PG_ERR_INVALID;
 	}
 	bayes_opts o;
@@ -1010,7 +999,7 @@ pg_status pg_bayes_learn(pg_store *st, const pg_config *cfg, const pg_msg *m, bo
 		return s;
 	pg_arena *a = pg_arena_new();
 	if (a == NULL) {
-		errf(err, errlen, "out of memory");
+		pg_errf(err, errlen, "out of memory");
 		return PG_ERR_NOMEM;
 	}
 	/* One batch: the tokens, then the learned counter and the record of
@@ -1026,7 +1015,7 @@ pg_status pg_bayes_learn(pg_store *st, const pg_config *cfg, const pg_msg *m, bo
 		s = seen_key(a, m, &set, sk);
 	if (s != PG_OK) {
 		pg_arena_free(a);
-		errf(err, errlen, "out of memory");
+		pg_errf(err, errlen, "out of memory");
 		return s;
 	}
 	size_t n = set.n;
@@ -1047,7 +1036,7 @@ pg_status pg_bayes_learn(pg_store *st, const pg_config *cfg, const pg_msg *m, bo
 	if (unlearn) {
 		if (prev == 0) {
 			pg_arena_free(a);
-			errf(err, errlen, "not learned: nothing to unlearn");
+			pg_errf(err, errlen, "not learned: nothing to unlearn");
 			return PG_OK;
 		}
 		da = prev == 'S' ? -1 : 0;
@@ -1055,7 +1044,7 @@ pg_status pg_bayes_learn(pg_store *st, const pg_config *cfg, const pg_msg *m, bo
 		done = prev == 'S' ? "unlearned (was spam)" : "unlearned (was ham)";
 	} else if (prev == want) {
 		pg_arena_free(a);
-		errf(err, errlen, "already learned as %s", spam ? "spam" : "ham");
+		pg_errf(err, errlen, "already learned as %s", spam ? "spam" : "ham");
 		return PG_OK;
 	} else {
 		da = spam ? 1 : (prev == 'S' ? -1 : 0);
@@ -1076,7 +1065,7 @@ pg_status pg_bayes_learn(pg_store *st, const pg_config *cfg, const pg_msg *m, bo
 	pg_arena_free(a);
 	if (s != PG_OK)
 		return store_fail(st, s, "learned, but could not signal the change", err, errlen);
-	errf(err, errlen, "%s", done);
+	pg_errf(err, errlen, "%s", done);
 	return PG_OK;
 }
 

@@ -421,20 +421,6 @@ done:
 
 /* ---- .p7m ------------------------------------------------------------------------- */
 
-static int b64_value(unsigned char c)
-{
-	if (c >= 'A' && c <= 'Z')
-		return c - 'A';
-	if (c >= 'a' && c <= 'z')
-		return c - 'a' + 26;
-	if (c >= '0' && c <= '9')
-		return c - '0' + 52;
-	if (c == '+')
-		return 62;
-	if (c == '/')
-		return 63;
-	return -1;
-}
 
 /* Base64 (or the body of a PEM block) into out (len/4*3+3 bytes); 0 when it
  * is not base64. */
@@ -455,7 +441,7 @@ static size_t b64_decode(const unsigned char *in, size_t n, unsigned char *out)
 			break;
 		if (c == ' ' || c == '\t' || c == '\r' || c == '\n')
 			continue;
-		int v = b64_value(c);
+		int v = pg_b64_value(c);
 		if (v < 0)
 			return 0;
 		acc = ((acc << 6) | (uint32_t)v) & 0xffffff;

@@ -31,6 +31,11 @@ void pg_hex_upper(const unsigned char *in, size_t n, char *out, bool colons);
  * byte pairs, any case, surrounding blanks allowed.  Returns 0 or -1. */
 int pg_parse_sha1(const char *s, size_t n, unsigned char out[20]);
 
+/* The value of a base64 digit (RFC 4648 alphabet), or -1. */
+int pg_b64_value(unsigned char c);
+/* snprintf into err (when err is not NULL and errlen > 0). */
+void pg_errf(char *err, size_t errlen, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+
 /* Replaces invalid UTF-8 sequences by U+FFFD, into a malloc'd string.
  * NULL when out of memory. */
 char *pg_utf8_sanitize(const char *s, size_t n);
