@@ -75,6 +75,9 @@ def main():
     pg = os.path.join(build, "pecguard")
     bench = os.path.join(build, "bench", "bench_scan")
     tmp = tempfile.mkdtemp(prefix="pg-eval-", dir="/dev/shm" if os.path.isdir("/dev/shm") else None)
+    # spamd and rspamd run as their own users: they must reach the lists
+    # and SpamAssassin's Bayes database under it.
+    os.chmod(tmp, 0o755)
     state = os.path.join(tmp, "state")
     common = ["--state", state, "--av", "none", "--set", "providers="]
     labels = {}
@@ -119,8 +122,8 @@ def main():
             tool = os.path.join(args.shared, "tools", "peers", "peers")
             lists = {}
             for name, files in (("spam", spam_train), ("ham", ham_train)):
-                lists[name] = os.path.join(tmp, "train_%s.lst" % name)
-                with open(lists[name], "w") as f:
+                lists["train_" + name] = os.path.join(tmp, "train_%s.lst" % name)
+                with open(lists["train_" + name], "w") as f:
                     f.write("\n".join(files) + "\n")
             for label, lst, kind in SETS:
                 lists[label] = os.path.join(tmp, "test_%s.lst" % label)
@@ -132,7 +135,7 @@ def main():
             env = dict(os.environ, PEERS_STATE=os.path.join(tmp, "peers"))
             sh([tool, "up"], env=env)
             try:
-                sh([tool, "learn", lists["spam"], lists["ham"]], env=env)
+                sh([tool, "learn", lists["train_spam"], lists["train_ham"]], env=env)
                 for peer, conc in (("rspamd", "8"), ("spamd", "2")):
                     tsv = os.path.join(tmp, "%s.tsv" % peer)
                     sh([tool, "scan", peer] + ["%s=%s" % (l, lists[l]) for l, _, _ in SETS] +
@@ -245,7 +248,7 @@ def main():
               (float(m2.group(1)) / peer_tp["rspamd"]))
         if stages:
             w("\nWhere pecguard's time goes (CPU µs per message, one thread): %s.\n" % stages.group(1))
-        w("\nCaveats (from PEERS.md): the SpamAssassin corpus is about 24 years old; 37%% of phishing "
+        w("\nCaveats (from PEERS.md): the SpamAssassin corpus is about 24 years old; 37% of phishing "
           "test messages have a body identical to a training message, which flatters every Bayes "
           "result; the Italian sets are synthetic (see the corpus README); pecguard's rules were "
           "tuned on the train half only.\n")
