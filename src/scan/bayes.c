@@ -69,6 +69,7 @@ typedef struct bayes_opts {
 	bool enabled;
 	int64_t min_learned;
 	double spam_threshold;
+	double spam_floor;   /* fraction of BAYES_SPAM's weight at the threshold */
 	double ham_threshold;
 	size_t max_tokens;
 	size_t max_significant;
@@ -87,6 +88,7 @@ static pg_status opts_read(const pg_config *cfg, bayes_opts *o, char *err, size_
 	o->enabled = pg_cfg_bool(cfg, "bayes.enabled", true);
 	o->min_learned = pg_cfg_int(cfg, "bayes.min_learned", 200);
 	o->spam_threshold = pg_cfg_float(cfg, "bayes.spam_threshold", 0.95);
+	o->spam_floor = pg_cfg_float(cfg, "bayes.spam_floor", 0.5);
 	o->ham_threshold = pg_cfg_float(cfg, "bayes.ham_threshold", 0.05);
 	int64_t mt = pg_cfg_int(cfg, "bayes.max_tokens", 2000);
 	int64_t ms = pg_cfg_int(cfg, "bayes.max_significant", 150);
@@ -102,6 +104,8 @@ static pg_status opts_read(const pg_config *cfg, bayes_opts *o, char *err, size_
 		bad = "bayes.min_learned must be 0 or more";
 	else if (!(o->spam_threshold > 0.5 && o->spam_threshold <= 1.0))
 		bad = "bayes.spam_threshold must be above 0.5 and at most 1";
+	else if (!(o->spam_floor >= 0.0 && o->spam_floor <= 1.0))
+		bad = "bayes.spam_floor must be between 0 and 1";
 	else if (!(o->ham_threshold >= 0.0 && o->ham_threshold < 0.5))
 		bad = "bayes.ham_threshold must be at least 0 and below 0.5";
 	else if (mt < 1 || mt > 100000)
@@ -1537,9 +1541,12 @@ static pg_status bayes_run(pg_actx *ax, void *state)
 		return s;
 	const bayes_opts *o = &bs->o;
 	if (prob >= o->spam_threshold) {
-		/* Half the weight at the threshold, all of it at certainty. */
+		/* spam_floor of the weight at the threshold, all of it at
+		 * certainty, linearly between. */
 		double span = 1.0 - o->spam_threshold;
-		double f = span > 0 ? 0.5 + 0.5 * (prob - o->spam_threshold) / span : 1.0;
+		double f = span > 0 ? o->spam_floor + (1.0 - o->spam_floor) *
+								 (prob - o->spam_threshold) / span
+				    : 1.0;
 		return pg_sym_scaled(ax, "BAYES_SPAM", f > 1 ? 1 : f, DETAIL, prob, ntok);
 	}
 	if (prob <= o->ham_threshold) {

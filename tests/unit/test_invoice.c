@@ -431,11 +431,12 @@ static void genuine_shapes_uncertified(void **state)
 			       "invoice/sdi-notice.eml"};
 	for (size_t i = 0; i < 3; i++) {
 		harness *h = run_file(files[i], NULL);
-		/* peo (empty providers' index): informational only */
+		/* peo (empty providers' index): no invoice finding, and a ham
+		 * weight that offsets the lure-like wording */
 		assert_int_equal(h->cls.cls, PG_CLASS_PEO);
 		assert_non_null(harness_sym(h, "INVOICE_SDI_UNCERTIFIED"));
 		assert_int_equal(count_invoice_syms(h), 0);
-		assert_true(score(h) == 0.0);
+		assert_true(score(h) <= 0.0);
 		harness_close(h);
 	}
 	/* with the relaxation off, the SdI's own address is impersonation */
