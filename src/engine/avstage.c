@@ -17,6 +17,7 @@
 #include <openssl/evp.h>
 
 #include "engine/engine.h"
+#include "scan/attach.h"
 #include "util/str.h"
 
 #define LABEL_MAX 512
@@ -165,6 +166,35 @@ static pg_status outbreak_check(pg_scan *s, const unsigned char h[32], const cha
 	return PG_OK;
 }
 
+/* Outbreak signatures match the members of archives too: a campaign's
+ * script is the same file in every differently-named zip. */
+struct members {
+	pg_scan *s;
+	const char *label;
+	pg_status st;
+};
+
+static int member_check(void *ctx, const char *path, const unsigned char *data, size_t len)
+{
+	struct members *mc = ctx;
+	unsigned char h[32];
+	sha256(data, len, h);
+	const char *label = pg_arena_printf(mc->s->arena, "%s!%s", mc->label, path);
+	if (label == NULL) {
+		mc->st = PG_ERR_NOMEM;
+		return 1;
+	}
+	mc->st = outbreak_check(mc->s, h, label);
+	return mc->st != PG_OK;
+}
+
+static bool may_be_archive(const unsigned char *c, size_t n)
+{
+	const char *t = pg_attach_sniff(c, n);
+	return t != NULL && strncmp(t, "text/", 5) != 0 && strcmp(t, "application/pdf") != 0 &&
+	       strcmp(t, "application/pkcs7-mime") != 0;
+}
+
 pg_status pg_avstage_run(pg_scan *s)
 {
 	bool errored = false;
@@ -194,6 +224,12 @@ pg_status pg_avstage_run(pg_scan *s)
 			return PG_ERR_NOMEM;
 		if ((st = outbreak_check(s, h, label)) != PG_OK)
 			return st;
+		if (s->rt->store != NULL && may_be_archive(c, n)) {
+			struct members mc = {.s = s, .label = label, .st = PG_OK};
+			pg_status w = pg_attach_each_member(c, n, 0, member_check, &mc);
+			if (w == PG_ERR_NOMEM || mc.st == PG_ERR_NOMEM)
+				return PG_ERR_NOMEM;
+		}
 		if ((st = scan_object(s, c, n, label, false, &errored)) != PG_OK)
 			return st;
 	}

@@ -181,6 +181,17 @@ def main():
             h = hashlib.sha256(zips[0]).hexdigest()
             r = subprocess.run(ob_cmd + ["add", h, "--name", "Lure.Zip"], capture_output=True, text=True)
             check(r.returncode == 0, "outbreak add SHA256")
+        # the script inside that zip, by its own bytes: archive members match too
+        if zips:
+            import io
+            with zipfile.ZipFile(io.BytesIO(zips[0])) as z:
+                member = z.read(z.namelist()[0])
+            mpath = os.path.join(tmp, "member.vbs")
+            with open(mpath, "wb") as f:
+                f.write(member)
+            r = subprocess.run(ob_cmd + ["add", mpath, "--name", "Lure.Member"], capture_output=True,
+                               text=True)
+            check(r.returncode == 0, "outbreak add of the script inside the zip")
         r = subprocess.run(ob_cmd + ["list"], capture_output=True, text=True)
         check("Fattura.Vbs.2026" in r.stdout and "Lure.Zip" in r.stdout, "outbreak list shows both")
         p, o2 = scan(args, state, "clamav", [ob, os.path.join(msgs, "env-alfa-lure-invoice.eml")])
@@ -192,6 +203,10 @@ def main():
         check(e.get("class") == "pec-envelope" and e.get("action") == "quarantine"
               and any(v["name"] == "PECGuard.Outbreak.Lure.Zip" for v in e["av"]["viruses"]),
               "in-process: the campaign inside a valid PEC envelope is quarantined")
+        check(any(v["name"] == "PECGuard.Outbreak.Lure.Member" and v["part"].endswith("!fattura.vbs")
+                  for v in e.get("av", {}).get("viruses", [])),
+              "a sample found as a member of an archive inside postacert.eml: %s"
+              % [v["part"] for v in e.get("av", {}).get("viruses", [])])
 
         # ---- clamd -----------------------------------------------------------
         clamd = Clamd(tmp, "clamd", args.avdb)
