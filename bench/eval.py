@@ -218,6 +218,18 @@ def main():
                 "%s %.1f%% (%d/%d)" % (k, pct(sum(spam_verdict_ours(o) for o in v), len(v)),
                                         sum(spam_verdict_ours(o) for o in v), len(v))
                 for k, v in sorted(by.items())) + ".\n")
+        w("\n## pecguard's trade-off: false positives and recall by threshold\n")
+        w("The same scores with the spam verdict at other thresholds (the shipped one is 5), "
+          "to compare at equal false positives or equal recall.\n")
+        w("| threshold | " + " | ".join(l.replace("_", " ") for l, _, _ in SETS) + " |")
+        w("|---|" + "---|" * len(SETS))
+        for thr in (5, 4, 3, 2, 1):
+            cells = []
+            for label, _, _ in SETS:
+                res = ours[label]
+                k = sum(o["score"] >= thr for o in res)
+                cells.append("%.2f%%" % pct(k, len(res)))
+            w("| %s | %s |" % (thr, " | ".join(cells)))
         w("\n## pecguard's actions per set (confusion table)\n")
         w("| set | none | add-header | tag-subject | reject |")
         w("|---|---|---|---|---|")

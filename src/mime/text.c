@@ -584,16 +584,56 @@ const pg_text *pg_msg_text(const pg_msg *cm)
 	return t;
 }
 
+/* An arena string being built: grown by doubling into fresh arena memory
+ * (the old block stays in the arena, freed with it). */
+struct abuf {
+	pg_arena *a;
+	char *p;
+	size_t len, cap;
+};
+
+static bool abuf_put(struct abuf *b, const char *s, size_t n)
+{
+	if (b->len + n + 1 > b->cap) {
+		size_t cap = b->cap * 2 > b->len + n + 1 ? b->cap * 2 : b->len + n + 1;
+		char *np = pg_arena_alloc(b->a, cap);
+		if (np == NULL)
+			return false;
+		memcpy(np, b->p, b->len);
+		b->p = np;
+		b->cap = cap;
+	}
+	memcpy(b->p + b->len, s, n);
+	b->len += n;
+	return true;
+}
+
 const char *pg_text_fold(pg_arena *a, const char *s, size_t n, size_t *outlen)
 {
-	/* ASCII runs are lower-cased in place of NFKC + casefold (identical
-	 * for ASCII, and much faster); each whitespace-delimited word with a
+	/* ASCII is lower-cased in place of NFKC + casefold (identical for
+	 * ASCII, and much faster): a text all ASCII is one pass into one
+	 * arena block.  Otherwise each whitespace-delimited word with a
 	 * non-ASCII byte goes through GLib. */
-	pg_buf o;
-	pg_buf_init(&o, PG_BUF_UNLIMITED);
 	size_t i = 0;
-	bool nomem = false;
-	while (i < n && !nomem) {
+	while (i < n && (unsigned char)s[i] < 0x80)
+		i++;
+	if (i == n) {
+		char *o = pg_arena_alloc(a, n + 1);
+		if (o == NULL)
+			return NULL;
+		for (size_t k = 0; k < n; k++)
+			o[k] = pg_lower(s[k]);
+		o[n] = '\0';
+		if (outlen)
+			*outlen = n;
+		return o;
+	}
+	struct abuf o = {.a = a, .cap = n + n / 4 + 16};
+	o.p = pg_arena_alloc(a, o.cap);
+	if (o.p == NULL)
+		return NULL;
+	i = 0;
+	while (i < n) {
 		size_t j = i;
 		bool ascii = true;
 		while (j < n && s[j] != ' ' && s[j] != '\n' && s[j] != '\t') {
@@ -603,34 +643,35 @@ const char *pg_text_fold(pg_arena *a, const char *s, size_t n, size_t *outlen)
 		}
 		while (j < n && (s[j] == ' ' || s[j] == '\n' || s[j] == '\t'))
 			j++; /* keep the blanks with the word */
+		size_t start = o.len;
 		if (ascii) {
-			size_t start = o.len;
-			if (pg_buf_append(&o, s + i, j - i) != PG_OK) {
-				nomem = true;
-				break;
-			}
+			if (!abuf_put(&o, s + i, j - i))
+				return NULL;
 			for (size_t k = start; k < o.len; k++)
-				o.data[k] = pg_lower(o.data[k]);
+				o.p[k] = pg_lower(o.p[k]);
 		} else {
 			gchar *nf = g_utf8_normalize(s + i, (gssize)(j - i), G_NORMALIZE_NFKC);
 			if (nf == NULL) {
 				/* invalid UTF-8: keep the bytes, ASCII lower-cased */
-				size_t start = o.len;
-				nomem = pg_buf_append(&o, s + i, j - i) != PG_OK;
-				for (size_t k = start; !nomem && k < o.len; k++)
-					o.data[k] = pg_lower(o.data[k]);
+				if (!abuf_put(&o, s + i, j - i))
+					return NULL;
+				for (size_t k = start; k < o.len; k++)
+					o.p[k] = pg_lower(o.p[k]);
 			} else {
 				gchar *cf = g_utf8_casefold(nf, -1);
-				nomem = cf == NULL || pg_buf_puts(&o, cf) != PG_OK;
+				bool ok = cf != NULL && abuf_put(&o, cf, strlen(cf));
 				g_free(cf);
 				g_free(nf);
+				if (!ok)
+					return NULL;
 			}
 		}
 		i = j;
 	}
-	const char *r = nomem ? NULL : pg_arena_strndup(a, o.data ? o.data : "", o.len);
+	if (!abuf_put(&o, "", 0))
+		return NULL;
+	o.p[o.len] = '\0';
 	if (outlen)
-		*outlen = r ? o.len : 0;
-	pg_buf_free(&o);
-	return r;
+		*outlen = o.len;
+	return o.p;
 }
