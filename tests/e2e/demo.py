@@ -94,13 +94,18 @@ milter = { socket = "unix:%(b)s/milter/milter.sock"; socket_mode = "0666"; log =
                         "IT01234567890_A1B2C.xml.p7m.\nLa scarichi da http://agenziaentrate-gov.it."
                         "example.net/fattura e aggiorni il suo indirizzo telematico entro 24 ore.\n"
                         "Agenzia delle Entrate\n", sender="Agenzia delle Entrate <noreply@sdi-notifiche.test>")
+        typical = ordinary("Invio File 4820157311",
+                           "Gentile cliente,\nil Sistema di Interscambio (SdI) ha ricevuto il file "
+                           "IT01234567890_A1B2C.xml.p7m relativo alla sua fattura.\nLa preghiamo di "
+                           "verificare il documento entro 24 ore.\nCordiali saluti\n")
         cases = [
             ("valid PEC envelope", "mittente@pec.beta.test", ["alice@pec.alfa.test"], fx("env-alfa-text.eml")),
             ("valid PEC receipt", "posta-certificata@pec.beta.test", ["alice@pec.alfa.test"],
              fx("rcpt-avvenuta-consegna-completa.eml")),
             ("fake PEC (altered)", "someone@example.test", ["bob@example.test"], fx("tamper-body-byte.eml")),
             ("fake PEC (unsigned)", "someone@example.test", ["bob@example.test"], fx("fake-unsigned-headers.eml")),
-            ("invoice lure", "noreply@sdi-notifiche.test", ["bob@example.test"], lure),
+            ("invoice lure, typical", "mario.bianchi@example.test", ["bob@example.test"], typical),
+            ("invoice lure, blatant", "noreply@sdi-notifiche.test", ["bob@example.test"], lure),
             ("EICAR, ordinary mail", "someone@example.test", ["bob@example.test"],
              ordinary("documento", "in allegato\n", attach=("doc.com", EICAR))),
             ("EICAR in PEC envelope", "mittente@pec.alfa.test", ["alice@pec.alfa.test"], fx("env-alfa-eicar-zip.eml")),
