@@ -19,7 +19,6 @@
 #include "pecguard.h"
 #include "util/ptime.h"
 
-
 static int cmp_double(const void *a, const void *b)
 {
 	double x = *(const double *)a, y = *(const double *)b;
@@ -48,12 +47,14 @@ int main(int argc, char **argv)
 		else if (o == 't' && pg_time_parse_iso8601(optarg, &at) == 0)
 			mode = PG_TIME_FIXED;
 		else {
-			fprintf(stderr, "usage: bench_classify [--runs N] [--providers FILE] [--at TIME] PATH...\n");
+			fprintf(stderr, "usage: bench_classify [--runs N] [--providers FILE] [--at "
+					"TIME] PATH...\n");
 			return 2;
 		}
 	}
 	if (runs < 1 || runs > 1000 || optind >= argc) {
-		fprintf(stderr, "usage: bench_classify [--runs N] [--providers FILE] [--at TIME] PATH...\n");
+		fprintf(stderr, "usage: bench_classify [--runs N] [--providers FILE] [--at TIME] "
+				"PATH...\n");
 		return 2;
 	}
 	pg_engine *eng;
@@ -88,7 +89,8 @@ int main(int argc, char **argv)
 			pg_scan_free(s);
 		}
 		clock_gettime(CLOCK_THREAD_CPUTIME_ID, &t1);
-		double secs = (double)(t1.tv_sec - t0.tv_sec) + (double)(t1.tv_nsec - t0.tv_nsec) / 1e9;
+		double secs =
+			(double)(t1.tv_sec - t0.tv_sec) + (double)(t1.tv_nsec - t0.tv_nsec) / 1e9;
 		rate[r] = (double)c.n / secs;
 		fprintf(stderr, "run %d: %.3f s CPU, %.0f msg/s, %.2f MB/s\n", r + 1, secs, rate[r],
 			(double)c.bytes / 1e6 / secs);

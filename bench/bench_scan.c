@@ -22,7 +22,6 @@
 #include "corpus.h"
 #include "engine/engine.h"
 
-
 static double now(clockid_t id)
 {
 	struct timespec t;
@@ -163,8 +162,10 @@ int main(int argc, char **argv)
 				classes[pg_scan_class(s)]++;
 				if (s->rt->comp) {
 					nan = s->rt->comp->nanalysers;
-					for (size_t k = 0; k < nan && PG_STAGE_ANALYSERS + k < PG_STAGES_MAX; k++)
-						names[PG_STAGE_ANALYSERS + k] = s->rt->comp->analysers[k]->name;
+					for (size_t k = 0;
+					     k < nan && PG_STAGE_ANALYSERS + k < PG_STAGES_MAX; k++)
+						names[PG_STAGE_ANALYSERS + k] =
+							s->rt->comp->analysers[k]->name;
 				}
 			}
 			pg_scan_free(s);
@@ -200,7 +201,8 @@ int main(int argc, char **argv)
 	pg_engine_free(eng);
 	return 0;
 usage:
-	fprintf(stderr, "usage: bench_scan [--runs N] [--threads N] [--config FILE] [--set NAME=VALUE]... "
-			"PATH...\n");
+	fprintf(stderr,
+		"usage: bench_scan [--runs N] [--threads N] [--config FILE] [--set NAME=VALUE]... "
+		"PATH...\n");
 	return 2;
 }

@@ -12,8 +12,8 @@
  * an empty providers' index), then the rules and header analysers run
  * alone.  Prints, per rule/symbol, the hits per set, then per set the
  * messages at or over the threshold, and for ham sets the offenders with
- * their symbols (--show: every message with SYMBOL, and its detail).  Timing is the thread's CPU time, split into parse +
- * classify, text extraction, rules and header, as the median of --runs.
+ * their symbols (--show: every message with SYMBOL, and its detail).  Timing is the thread's CPU
+ * time, split into parse + classify, text extraction, rules and header, as the median of --runs.
  */
 #include <getopt.h>
 #include <stdio.h>
@@ -37,8 +37,8 @@ struct set {
 	char **data;
 	size_t *len;
 	size_t n;
-	size_t over;       /* score >= threshold */
-	size_t over_half;  /* score >= threshold / 2 */
+	size_t over;      /* score >= threshold */
+	size_t over_half; /* score >= threshold / 2 */
 };
 
 struct stat_row {
@@ -151,13 +151,26 @@ int main(int argc, char **argv)
 	double threshold = 5.0;
 	while ((o = getopt_long(argc, argv, "c:b:o:t:r:s:", opts, NULL)) != -1) {
 		switch (o) {
-		case 'c': config = optarg; break;
-		case 'b': base = optarg; break;
-		case 'o': offenders = atoi(optarg); break;
-		case 't': threshold = atof(optarg); break;
-		case 'r': runs = atoi(optarg); break;
-		case 's': show = optarg; break;
-		default: return 2;
+		case 'c':
+			config = optarg;
+			break;
+		case 'b':
+			base = optarg;
+			break;
+		case 'o':
+			offenders = atoi(optarg);
+			break;
+		case 't':
+			threshold = atof(optarg);
+			break;
+		case 'r':
+			runs = atoi(optarg);
+			break;
+		case 's':
+			show = optarg;
+			break;
+		default:
+			return 2;
 		}
 	}
 	if (optind >= argc || runs < 1) {
@@ -213,8 +226,10 @@ int main(int argc, char **argv)
 			 .max_depth = 32,
 			 .max_parts = 1000};
 	bool *fired = calloc(nr ? nr : 1, sizeof(bool));
-	double *tparse = calloc((size_t)runs, sizeof(double)), *ttext = calloc((size_t)runs, sizeof(double)),
-	       *trules = calloc((size_t)runs, sizeof(double)), *thead = calloc((size_t)runs, sizeof(double));
+	double *tparse = calloc((size_t)runs, sizeof(double)),
+	       *ttext = calloc((size_t)runs, sizeof(double)),
+	       *trules = calloc((size_t)runs, sizeof(double)),
+	       *thead = calloc((size_t)runs, sizeof(double));
 	int64_t now = (int64_t)time(NULL);
 	for (int run = 0; run < runs; run++) {
 		for (size_t si = 0; si < nsets; si++) {
@@ -224,20 +239,26 @@ int main(int argc, char **argv)
 				pg_arena *arena = pg_arena_new();
 				unsigned budget = lim.max_parts;
 				pg_msg *msg;
-				if (pg_msg_parse(arena, s->data[m], s->len[m], &lim, 0, &budget, &msg, err,
-						 sizeof(err)) != PG_OK) {
+				if (pg_msg_parse(arena, s->data[m], s->len[m], &lim, 0, &budget,
+						 &msg, err, sizeof(err)) != PG_OK) {
 					pg_arena_free(arena);
 					continue;
 				}
 				pg_classification cls;
-				if (pg_classify(arena, msg, idx, PG_TIME_NOW, 0, now, &cls) != PG_OK)
+				if (pg_classify(arena, msg, idx, PG_TIME_NOW, 0, now, &cls) !=
+				    PG_OK)
 					return 4;
 				double a1 = now_cpu();
 				(void)pg_msg_text(msg);
 				double a2 = now_cpu();
 				pg_symset syms = {.arena = arena};
-				pg_actx ax = {.arena = arena, .msg = msg, .top = msg, .cls = &cls,
-					      .cfg = cfg, .now = now, .syms = &syms};
+				pg_actx ax = {.arena = arena,
+					      .msg = msg,
+					      .top = msg,
+					      .cls = &cls,
+					      .cfg = cfg,
+					      .now = now,
+					      .syms = &syms};
 				if (pg_analyser_rules.run(&ax, rst) != PG_OK)
 					return 4;
 				double a3 = now_cpu();
@@ -256,11 +277,14 @@ int main(int argc, char **argv)
 							row(pg_rules_name(rst, i), 0)->hits[si]++;
 					for (size_t i = 0; i < syms.n; i++)
 						if (strncmp(syms.v[i].name, "HDR_", 4) == 0)
-							row(syms.v[i].name, syms.v[i].weight)->hits[si]++;
+							row(syms.v[i].name, syms.v[i].weight)
+								->hits[si]++;
 					for (size_t i = 0; show && i < syms.n; i++)
 						if (strcmp(syms.v[i].name, show) == 0)
-							printf("SHOW %s %s: %s\n", s->name, s->path[m],
-							       syms.v[i].detail ? syms.v[i].detail : "");
+							printf("SHOW %s %s: %s\n", s->name,
+							       s->path[m],
+							       syms.v[i].detail ? syms.v[i].detail
+										: "");
 					double score = pg_symset_score(&syms);
 					if (score >= threshold / 2)
 						s->over_half++;
@@ -269,7 +293,8 @@ int main(int argc, char **argv)
 						if (s->ham && offenders-- > 0) {
 							printf("HAM %.1f %s:", score, s->path[m]);
 							for (size_t i = 0; i < syms.n; i++)
-								printf(" %s(%.1f)", syms.v[i].name, syms.v[i].weight);
+								printf(" %s(%.1f)", syms.v[i].name,
+								       syms.v[i].weight);
 							printf("\n");
 						}
 					}
@@ -286,12 +311,14 @@ int main(int argc, char **argv)
 		printf("%-32s %6.2f", rows[r].name, rows[r].weight);
 		for (size_t si = 0; si < nsets; si++)
 			printf(" %6zu %6.2f%%", rows[r].hits[si],
-			       sets[si].n ? 100.0 * (double)rows[r].hits[si] / (double)sets[si].n : 0);
+			       sets[si].n ? 100.0 * (double)rows[r].hits[si] / (double)sets[si].n
+					  : 0);
 		printf("\n");
 	}
 	printf("\n%-20s %8s %12s %12s\n", "set", "messages", ">=thr", ">=thr/2");
 	for (size_t si = 0; si < nsets; si++)
-		printf("%-20s %8zu %6zu %5.2f%% %6zu %5.2f%%\n", sets[si].name, sets[si].n, sets[si].over,
+		printf("%-20s %8zu %6zu %5.2f%% %6zu %5.2f%%\n", sets[si].name, sets[si].n,
+		       sets[si].over,
 		       100.0 * (double)sets[si].over / (double)(sets[si].n ? sets[si].n : 1),
 		       sets[si].over_half,
 		       100.0 * (double)sets[si].over_half / (double)(sets[si].n ? sets[si].n : 1));
@@ -300,7 +327,8 @@ int main(int argc, char **argv)
 	qsort(trules, (size_t)runs, sizeof(double), cmp_d);
 	qsort(thead, (size_t)runs, sizeof(double), cmp_d);
 	int mid = runs / 2;
-	printf("\n%zu messages, %.1f MB; median of %d run(s), us/message (CPU): parse+classify %.1f, "
+	printf("\n%zu messages, %.1f MB; median of %d run(s), us/message (CPU): parse+classify "
+	       "%.1f, "
 	       "text %.1f, rules %.1f, header %.1f\n",
 	       total, (double)bytes / 1e6, runs, 1e6 * tparse[mid] / (double)total,
 	       1e6 * ttext[mid] / (double)total, 1e6 * trules[mid] / (double)total,

@@ -89,8 +89,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 			if (d->dest[i].addr[0] == '\0')
 				abort();
 		}
-		if (d->time < -1 || (d->time != -1 && (d->zona == NULL || d->giorno == NULL ||
-						       d->ora == NULL)))
+		if (d->time < -1 ||
+		    (d->time != -1 && (d->zona == NULL || d->giorno == NULL || d->ora == NULL)))
 			abort();
 	} else {
 		if (d != NULL || err[0] == '\0' || strlen(err) >= sizeof(err))

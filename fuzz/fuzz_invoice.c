@@ -101,13 +101,14 @@ static void message(struct fixture *fx, const uint8_t *data, size_t size, bool e
 	unsigned budget = lim.max_parts;
 	pg_msg *m = NULL;
 	char err[256];
-	if (size <= lim.max_message_size &&
-	    pg_msg_parse(a, (const char *)data, size, &lim, 0, &budget, &m, err, sizeof(err)) ==
-		    PG_OK) {
+	if (size <= lim.max_message_size && pg_msg_parse(a, (const char *)data, size, &lim, 0,
+							 &budget, &m, err, sizeof(err)) == PG_OK) {
 		pg_classification cls;
-		if (pg_classify(a, m, fx->idx, PG_TIME_FIXED, 1767225600, 1767225600, &cls) != PG_OK)
+		if (pg_classify(a, m, fx->idx, PG_TIME_FIXED, 1767225600, 1767225600, &cls) !=
+		    PG_OK)
 			abort();
-		pg_daticert dc = {.tipo = "posta-certificata", .mittente = "sdi01@pec.fatturapa.it"};
+		pg_daticert dc = {.tipo = "posta-certificata",
+				  .mittente = "sdi01@pec.fatturapa.it"};
 		if (envelope) {
 			cls.cls = PG_CLASS_PEC_ENVELOPE;
 			cls.daticert = &dc;

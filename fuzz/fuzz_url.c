@@ -86,13 +86,13 @@ static void run_message(const char *prefix, const uint8_t *data, size_t size)
 	unsigned budget = lim.max_parts;
 	pg_msg *m = NULL;
 	char err[256];
-	if (a != NULL && pg_msg_parse(a, buf, pl + size, &lim, 0, &budget, &m, err, sizeof(err)) ==
-			     PG_OK) {
+	if (a != NULL &&
+	    pg_msg_parse(a, buf, pl + size, &lim, 0, &budget, &m, err, sizeof(err)) == PG_OK) {
 		pg_classification cls;
 		memset(&cls, 0, sizeof(cls));
 		pg_symset syms = {.arena = a};
-		pg_actx ax = {.arena = a, .msg = m, .top = m, .cls = &cls, .cfg = e->cfg,
-			      .syms = &syms};
+		pg_actx ax = {
+			.arena = a, .msg = m, .top = m, .cls = &cls, .cfg = e->cfg, .syms = &syms};
 		(void)pg_analyser_url.run(&ax, e->state);
 		for (size_t i = 0; i < syms.n; i++)
 			if (syms.v[i].name == NULL || syms.v[i].detail == NULL)

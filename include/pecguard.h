@@ -40,17 +40,17 @@ extern "C" {
  * message in the handle's errmsg. */
 typedef enum pg_status {
 	PG_OK = 0,
-	PG_ERR_NOMEM,          /* out of memory */
-	PG_ERR_IO,             /* a file could not be read or written */
-	PG_ERR_INVALID,        /* bad argument or API misuse */
-	PG_ERR_CONFIG,         /* bad configuration */
-	PG_ERR_INDEX,          /* bad providers' index */
-	PG_ERR_PARSE,          /* input could not be parsed at all */
-	PG_ERR_TOO_BIG,        /* message larger than the size limit */
-	PG_ERR_HEADER_TOO_LONG,/* a header field or header block over its limit */
-	PG_ERR_TOO_DEEP,       /* MIME nesting deeper than the limit */
-	PG_ERR_TOO_MANY_PARTS, /* more MIME parts than the limit */
-	PG_ERR_TEMPFAIL,       /* a deciding check could not run: try again */
+	PG_ERR_NOMEM,           /* out of memory */
+	PG_ERR_IO,              /* a file could not be read or written */
+	PG_ERR_INVALID,         /* bad argument or API misuse */
+	PG_ERR_CONFIG,          /* bad configuration */
+	PG_ERR_INDEX,           /* bad providers' index */
+	PG_ERR_PARSE,           /* input could not be parsed at all */
+	PG_ERR_TOO_BIG,         /* message larger than the size limit */
+	PG_ERR_HEADER_TOO_LONG, /* a header field or header block over its limit */
+	PG_ERR_TOO_DEEP,        /* MIME nesting deeper than the limit */
+	PG_ERR_TOO_MANY_PARTS,  /* more MIME parts than the limit */
+	PG_ERR_TEMPFAIL,        /* a deciding check could not run: try again */
 	PG_STATUS_COUNT
 } pg_status;
 
@@ -61,11 +61,11 @@ PG_API const char *pg_status_str(pg_status st);
 
 /* What a message is in the PEC world.  Exactly one per message. */
 typedef enum pg_class {
-	PG_CLASS_PEO = 0,        /* ordinary mail */
-	PG_CLASS_PEC_ENVELOPE,   /* busta di trasporto */
-	PG_CLASS_PEC_RECEIPT,    /* ricevuta / avviso */
-	PG_CLASS_PEC_ANOMALY,    /* busta di anomalia */
-	PG_CLASS_INVALID_PEC,    /* carries PEC markers but fails a check */
+	PG_CLASS_PEO = 0,      /* ordinary mail */
+	PG_CLASS_PEC_ENVELOPE, /* busta di trasporto */
+	PG_CLASS_PEC_RECEIPT,  /* ricevuta / avviso */
+	PG_CLASS_PEC_ANOMALY,  /* busta di anomalia */
+	PG_CLASS_INVALID_PEC,  /* carries PEC markers but fails a check */
 	PG_CLASS_COUNT
 } pg_class;
 
@@ -108,8 +108,8 @@ PG_API void pg_engine_get_limits(const pg_engine *eng, pg_limits *out);
  * scans already running keep the index they started with.  On failure the
  * current index is kept and errmsg names the line and the attribute. */
 PG_API PG_WUR pg_status pg_engine_load_providers(pg_engine *eng, const char *path);
-PG_API PG_WUR pg_status pg_engine_load_providers_mem(pg_engine *eng, const char *data,
-						     size_t len, const char *name);
+PG_API PG_WUR pg_status pg_engine_load_providers_mem(pg_engine *eng, const char *data, size_t len,
+						     const char *name);
 /* Number of providers in the current index. */
 PG_API size_t pg_engine_provider_count(const pg_engine *eng);
 
@@ -144,8 +144,8 @@ PG_API PG_WUR pg_status pg_engine_outbreak_add(pg_engine *eng, const unsigned ch
 /* Removes every signature called name; *removed counts them. */
 PG_API PG_WUR pg_status pg_engine_outbreak_remove(pg_engine *eng, const char *name,
 						  size_t *removed);
-typedef int (*pg_outbreak_fn)(void *ctx, const char *sha256_hex, const char *name,
-			      int64_t added, const char *source);
+typedef int (*pg_outbreak_fn)(void *ctx, const char *sha256_hex, const char *name, int64_t added,
+			      const char *source);
 PG_API PG_WUR pg_status pg_engine_outbreak_list(pg_engine *eng, pg_outbreak_fn fn, void *ctx);
 
 /* ---- settings ----------------------------------------------------------- */
@@ -155,8 +155,8 @@ PG_API PG_WUR pg_status pg_engine_outbreak_list(pg_engine *eng, pg_outbreak_fn f
  * the engine is configured, once privileges are dropped.  Same files and
  * overrides as pg_engine_configure(). */
 typedef struct pg_settings pg_settings;
-PG_API PG_WUR pg_status pg_settings_load(const char *path, const char *const *overrides,
-					 size_t n, pg_settings **out, char *err, size_t errlen);
+PG_API PG_WUR pg_status pg_settings_load(const char *path, const char *const *overrides, size_t n,
+					 pg_settings **out, char *err, size_t errlen);
 PG_API void pg_settings_free(pg_settings *s);
 /* By dotted name ("milter.socket"); def when absent. */
 PG_API const char *pg_settings_str(const pg_settings *s, const char *name, const char *def);
@@ -167,9 +167,9 @@ PG_API int pg_settings_bool(const pg_settings *s, const char *name, int def);
 
 /* How the verification time of signer certificates is chosen. */
 typedef enum pg_time_mode {
-	PG_TIME_NOW = 0,      /* the time of the scan (default) */
-	PG_TIME_FIXED,        /* a given time (pg_scan_set_time) */
-	PG_TIME_SIGNING       /* the CMS signing time, else now: forensics */
+	PG_TIME_NOW = 0, /* the time of the scan (default) */
+	PG_TIME_FIXED,   /* a given time (pg_scan_set_time) */
+	PG_TIME_SIGNING  /* the CMS signing time, else now: forensics */
 } pg_time_mode;
 
 /* Creates a scan on an engine.  *out owns it; free with pg_scan_free(). */
@@ -232,7 +232,7 @@ typedef enum pg_av_state {
 	PG_AV_NOT_SCANNED = 0, /* antivirus "none" */
 	PG_AV_STATE_CLEAN,
 	PG_AV_STATE_INFECTED,
-	PG_AV_STATE_TEMPFAIL   /* could not scan: never clean */
+	PG_AV_STATE_TEMPFAIL /* could not scan: never clean */
 } pg_av_state;
 /* "not-scanned", "clean", "infected", "tempfail". */
 PG_API const char *pg_av_state_name(pg_av_state s);

@@ -11,7 +11,7 @@
 #include "pecguard.h"
 
 typedef struct pg_cli_opts {
-	const char *config;     /* --config FILE */
+	const char *config; /* --config FILE */
 	const char *overrides[16];
 	size_t noverrides;
 	bool providers_given;
@@ -26,14 +26,17 @@ bool pg_cli_common_opt(pg_cli_opts *o, int opt, const char *arg);
 #define PG_CLI_COMMON_LONGOPTS                                                                     \
 	{"config", required_argument, NULL, 'c'}, {"state", required_argument, NULL, 's'},         \
 		{"providers", required_argument, NULL, 'p'}, {"av", required_argument, NULL, 'a'}, \
-		{"av-db", required_argument, NULL, 'd'}, {"set", required_argument, NULL, 'o'}
+		{"av-db", required_argument, NULL, 'd'},                                           \
+	{                                                                                          \
+		"set", required_argument, NULL, 'o'                                                \
+	}
 #define PG_CLI_COMMON_HELP                                                                         \
-	"  --config FILE       configuration (default /etc/pecguard/pecguard.conf if present,\n"  \
-	"                      else the built-in defaults)\n"                                    \
-	"  --state DIR         local state: LMDB stores (default /var/lib/pecguard)\n"            \
-	"  --providers FILE    providers' index (LDIF, RFC 6109 schema)\n"                        \
-	"  --av BACKEND        none | clamav | clamd:/path.sock | clamd:HOST:PORT[,...]\n"       \
-	"  --av-db DIR         signature directory of the in-process ClamAV engine\n"           \
+	"  --config FILE       configuration (default /etc/pecguard/pecguard.conf if present,\n"   \
+	"                      else the built-in defaults)\n"                                      \
+	"  --state DIR         local state: LMDB stores (default /var/lib/pecguard)\n"             \
+	"  --providers FILE    providers' index (LDIF, RFC 6109 schema)\n"                         \
+	"  --av BACKEND        none | clamav | clamd:/path.sock | clamd:HOST:PORT[,...]\n"         \
+	"  --av-db DIR         signature directory of the in-process ClamAV engine\n"              \
 	"  --set NAME=VALUE    any configuration setting (antivirus.max_file_size=1000000)\n"
 
 /* Frees what the options hold. */

@@ -37,7 +37,8 @@ static int on_message(void *ctx, const char *path, size_t idx, const char *data,
 	} else {
 		c->failed++;
 		if (idx)
-			fprintf(stderr, "pecguard: %s#%zu: %s\n", path, idx, pg_engine_errmsg(c->eng));
+			fprintf(stderr, "pecguard: %s#%zu: %s\n", path, idx,
+				pg_engine_errmsg(c->eng));
 		else
 			fprintf(stderr, "pecguard: %s: %s\n", path, pg_engine_errmsg(c->eng));
 		if (st == PG_ERR_NOMEM || st == PG_ERR_IO || st == PG_ERR_CONFIG)
@@ -100,8 +101,8 @@ int pg_cmd_learn(int argc, char **argv, int unlearn)
 		if (pg_input_walk(argv[i], 64u << 20, on_message, &c) != 0)
 			break;
 	printf("%s %zu message%s%s%s; %zu failed\n", unlearn ? "unlearned" : "learned", c.ok,
-	       c.ok == 1 ? "" : "s", unlearn ? "" : " as ", unlearn ? "" : (c.spam ? "spam" : "ham"),
-	       c.failed);
+	       c.ok == 1 ? "" : "s", unlearn ? "" : " as ",
+	       unlearn ? "" : (c.spam ? "spam" : "ham"), c.failed);
 	pg_engine_free(c.eng);
 	return c.failed ? PG_EXIT_MESSAGES : PG_EXIT_OK;
 }

@@ -142,7 +142,8 @@ int pg_cmd_outbreak(int argc, char **argv)
 		} else if (hash_file(arg, h) == 0) {
 			snprintf(source, sizeof(source), "file %s", arg);
 		} else {
-			fprintf(stderr, "pecguard outbreak: %s: neither a readable file nor a SHA-256\n",
+			fprintf(stderr,
+				"pecguard outbreak: %s: neither a readable file nor a SHA-256\n",
 				arg);
 			pg_engine_free(eng);
 			return PG_EXIT_USAGE;
@@ -163,8 +164,8 @@ int pg_cmd_outbreak(int argc, char **argv)
 		size_t removed = 0;
 		st = pg_engine_outbreak_remove(eng, argv[optind + 1], &removed);
 		if (st == PG_OK) {
-			printf("removed %zu signature%s named %s\n", removed, removed == 1 ? "" : "s",
-			       argv[optind + 1]);
+			printf("removed %zu signature%s named %s\n", removed,
+			       removed == 1 ? "" : "s", argv[optind + 1]);
 			if (removed == 0) {
 				pg_engine_free(eng);
 				return PG_EXIT_MESSAGES;

@@ -35,22 +35,20 @@ struct scan_ctx {
 
 static void scan_usage(FILE *f)
 {
-	fprintf(f,
-		"usage: pecguard scan [--json] [--at TIME] [OPTIONS] PATH...\n"
-		"\n"
-		"PATH is a message file, an mbox, a Maildir, a directory (read recursively)\n"
-		"or - for standard input.\n"
-		"\n"
-		"  --json              one JSON object per line per message\n"
-		"  --rcpt ADDRESS      a recipient: show its mailbox policy and whether the\n"
-		"                      message would reach it (repeat for several)\n"
-		"  --at TIME           verify signer certificates at TIME: ISO 8601\n"
-		"                      (2014-08-06T12:00:00Z) or 'signing-time' (each\n"
-		"                      message's CMS signing time, else now); default now\n"
-		PG_CLI_COMMON_HELP
-		"\n"
-		"Exit status: 0 every message classified; 1 some message could not be read;\n"
-		"2 usage; 3 bad configuration, providers' index or antivirus.\n");
+	fprintf(f, "usage: pecguard scan [--json] [--at TIME] [OPTIONS] PATH...\n"
+		   "\n"
+		   "PATH is a message file, an mbox, a Maildir, a directory (read recursively)\n"
+		   "or - for standard input.\n"
+		   "\n"
+		   "  --json              one JSON object per line per message\n"
+		   "  --rcpt ADDRESS      a recipient: show its mailbox policy and whether the\n"
+		   "                      message would reach it (repeat for several)\n"
+		   "  --at TIME           verify signer certificates at TIME: ISO 8601\n"
+		   "                      (2014-08-06T12:00:00Z) or 'signing-time' (each\n"
+		   "                      message's CMS signing time, else now); default "
+		   "now\n" PG_CLI_COMMON_HELP "\n"
+		   "Exit status: 0 every message classified; 1 some message could not be read;\n"
+		   "2 usage; 3 bad configuration, providers' index or antivirus.\n");
 }
 
 static double elapsed(const struct timespec *a, const struct timespec *b)
@@ -60,16 +58,21 @@ static double elapsed(const struct timespec *a, const struct timespec *b)
 
 static void print_table_header(void)
 {
-	printf("%-13s %-42s %-18s %-9s %6s %-12s %s\n", "CLASS", "TYPE (invalid-pec: what it claims)",
-	       "PROVIDER", "AV", "SCORE", "ACTION", "MESSAGE");
+	printf("%-13s %-42s %-18s %-9s %6s %-12s %s\n", "CLASS",
+	       "TYPE (invalid-pec: what it claims)", "PROVIDER", "AV", "SCORE", "ACTION",
+	       "MESSAGE");
 }
 
 static bool is_evidence(const char *r)
 {
-	static const char *const ok[] = {"marker",		 "signature-valid",
-					 "signer-in-index",	 "certificate-valid-at",
-					 "daticert-consistent", "sender-domain-managed",
-					 "daticert-absent",	 NULL};
+	static const char *const ok[] = {"marker",
+					 "signature-valid",
+					 "signer-in-index",
+					 "certificate-valid-at",
+					 "daticert-consistent",
+					 "sender-domain-managed",
+					 "daticert-absent",
+					 NULL};
 	for (int i = 0; ok[i]; i++)
 		if (strncmp(r, ok[i], strlen(ok[i])) == 0)
 			return true;
@@ -86,7 +89,8 @@ static void print_row(const char *path, size_t mbox_index, pg_scan *s)
 	pg_class c = pg_scan_class(s);
 	char type[64];
 	if (c == PG_CLASS_INVALID_PEC)
-		snprintf(type, sizeof(type), "claims %s%s%s", pg_class_name(pg_scan_claimed_class(s)),
+		snprintf(type, sizeof(type), "claims %s%s%s",
+			 pg_class_name(pg_scan_claimed_class(s)),
 			 pg_scan_claimed_type(s) ? "/" : "",
 			 pg_scan_claimed_type(s) ? pg_scan_claimed_type(s) : "");
 	else
@@ -204,8 +208,10 @@ static int on_message(void *ctx, const char *path, size_t mbox_index, const char
 			for (size_t i = 0; i < c->nrcpts; i++)
 				printf("%s{\"address\":\"%s\",\"policy\":\"%s\",\"delivered\":%s}",
 				       i ? "," : "", c->rcpts[i],
-				       pg_mailbox_policy_name(pg_scan_mailbox_policy(s, c->rcpts[i])),
-				       pg_scan_recipient_accepts(s, c->rcpts[i]) ? "true" : "false");
+				       pg_mailbox_policy_name(
+					       pg_scan_mailbox_policy(s, c->rcpts[i])),
+				       pg_scan_recipient_accepts(s, c->rcpts[i]) ? "true"
+										 : "false");
 			printf("],");
 		}
 		printf("%s\n", j + 1);
@@ -215,8 +221,9 @@ static int on_message(void *ctx, const char *path, size_t mbox_index, const char
 		for (size_t i = 0; i < c->nrcpts; i++)
 			printf("%-13s   to %s (%s): %s\n", "", c->rcpts[i],
 			       pg_mailbox_policy_name(pg_scan_mailbox_policy(s, c->rcpts[i])),
-			       pg_scan_recipient_accepts(s, c->rcpts[i]) ? "delivered"
-									 : "refused: mailbox is PEC-only");
+			       pg_scan_recipient_accepts(s, c->rcpts[i])
+				       ? "delivered"
+				       : "refused: mailbox is PEC-only");
 	}
 	pg_scan_free(s);
 	progress(c, false);
@@ -246,7 +253,8 @@ int pg_cmd_scan(int argc, char **argv)
 			break;
 		case 'r':
 			if (c.nrcpts >= 64 || strpbrk(optarg, "\"\\") != NULL) {
-				fprintf(stderr, "pecguard scan: --rcpt: too many, or a bad address\n");
+				fprintf(stderr,
+					"pecguard scan: --rcpt: too many, or a bad address\n");
 				pg_cli_opts_free(&co);
 				return PG_EXIT_USAGE;
 			}

@@ -47,9 +47,11 @@ static const char *part_label(pg_arena *a, const pg_part *p)
 	if (nn == 0)
 		o += (size_t)snprintf(buf, sizeof(buf), "1");
 	for (size_t i = nn; i > 0 && o < sizeof(buf); i--)
-		o += (size_t)snprintf(buf + o, sizeof(buf) - o, "%s%u", i == nn ? "" : ".", nums[i - 1]);
+		o += (size_t)snprintf(buf + o, sizeof(buf) - o, "%s%u", i == nn ? "" : ".",
+				      nums[i - 1]);
 	for (size_t i = nf; i > 0 && o < sizeof(buf); i--)
-		o += (size_t)snprintf(buf + o, sizeof(buf) - o, "%s%s", i == nf ? " " : "/", names[i - 1]);
+		o += (size_t)snprintf(buf + o, sizeof(buf) - o, "%s%s", i == nf ? " " : "/",
+				      names[i - 1]);
 	if (p->filename == NULL && o < sizeof(buf))
 		snprintf(buf + o, sizeof(buf) - o, "%s%s", nf ? "/" : " ", p->ctype);
 	return pg_arena_strdup(a, buf);
@@ -125,8 +127,9 @@ static pg_status scan_object(pg_scan *s, const void *d, size_t n, const char *la
 			  strstr(r.error, "Heuristics.Limits.Exceeded.Email") != NULL;
 	char res[600];
 	if (mail_limit)
-		snprintf(res, sizeof(res), "clean as far as ClamAV's mail parser went (%s); "
-					   "every part scanned on its own",
+		snprintf(res, sizeof(res),
+			 "clean as far as ClamAV's mail parser went (%s); "
+			 "every part scanned on its own",
 			 r.error);
 	else if (r.verdict == PG_AV_INFECTED)
 		snprintf(res, sizeof(res), "%s", r.virus);

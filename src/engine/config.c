@@ -27,7 +27,8 @@ static bool is_open(const char *path)
 	return false;
 }
 
-static void setf(char *err, size_t errlen, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+static void setf(char *err, size_t errlen, const char *fmt, ...)
+	__attribute__((format(printf, 3, 4)));
 static void setf(char *err, size_t errlen, const char *fmt, ...)
 {
 	va_list ap;
@@ -44,15 +45,23 @@ static bool numeric(int t)
 static const char *type_name(int t)
 {
 	switch (t) {
-	case CONFIG_TYPE_GROUP: return "a group";
+	case CONFIG_TYPE_GROUP:
+		return "a group";
 	case CONFIG_TYPE_INT:
-	case CONFIG_TYPE_INT64: return "an integer";
-	case CONFIG_TYPE_FLOAT: return "a number";
-	case CONFIG_TYPE_STRING: return "a string";
-	case CONFIG_TYPE_BOOL: return "a boolean";
-	case CONFIG_TYPE_ARRAY: return "an array";
-	case CONFIG_TYPE_LIST: return "a list";
-	default: return "nothing";
+	case CONFIG_TYPE_INT64:
+		return "an integer";
+	case CONFIG_TYPE_FLOAT:
+		return "a number";
+	case CONFIG_TYPE_STRING:
+		return "a string";
+	case CONFIG_TYPE_BOOL:
+		return "a boolean";
+	case CONFIG_TYPE_ARRAY:
+		return "an array";
+	case CONFIG_TYPE_LIST:
+		return "a list";
+	default:
+		return "nothing";
 	}
 }
 
@@ -251,8 +260,8 @@ static int apply_override(config_t *c, const char *ov, char *err, size_t errlen)
 	}
 }
 
-static pg_status load(const char *text, const char *path, const char *name,
-		      const char *const *ov, size_t nov, pg_config **out, char *err, size_t errlen)
+static pg_status load(const char *text, const char *path, const char *name, const char *const *ov,
+		      size_t nov, pg_config **out, char *err, size_t errlen)
 {
 	pg_config *c = calloc(1, sizeof(*c));
 	if (c == NULL)
@@ -277,8 +286,8 @@ static pg_status load(const char *text, const char *path, const char *name,
 			config_destroy(&f);
 			goto fail;
 		}
-		int r = merge(config_root_setting(&c->cfg), config_root_setting(&f), "", fname, true,
-			      err, errlen);
+		int r = merge(config_root_setting(&c->cfg), config_root_setting(&f), "", fname,
+			      true, err, errlen);
 		config_destroy(&f);
 		if (r != 0)
 			goto fail;
@@ -296,8 +305,8 @@ static pg_status load(const char *text, const char *path, const char *name,
 			config_destroy(&u);
 			goto fail;
 		}
-		int r = merge(config_root_setting(&c->cfg), config_root_setting(&u), "", name, false,
-			      err, errlen);
+		int r = merge(config_root_setting(&c->cfg), config_root_setting(&u), "", name,
+			      false, err, errlen);
 		config_destroy(&u);
 		if (r != 0)
 			goto fail;
@@ -401,7 +410,7 @@ const char *pg_cfg_elem_str(const pg_config *c, const char *path, size_t i)
 		return NULL;
 	const config_setting_t *e = config_setting_get_elem(s, (unsigned)i);
 	return e && config_setting_type(e) == CONFIG_TYPE_STRING ? config_setting_get_string(e)
-							       : NULL;
+								 : NULL;
 }
 
 double pg_cfg_symbol_weight(const pg_config *c, const char *name, bool *known)

@@ -104,10 +104,14 @@ const char *pg_action_name(pg_action a)
 const char *pg_av_state_name(pg_av_state st)
 {
 	switch (st) {
-	case PG_AV_NOT_SCANNED: return "not-scanned";
-	case PG_AV_STATE_CLEAN: return "clean";
-	case PG_AV_STATE_INFECTED: return "infected";
-	case PG_AV_STATE_TEMPFAIL: return "tempfail";
+	case PG_AV_NOT_SCANNED:
+		return "not-scanned";
+	case PG_AV_STATE_CLEAN:
+		return "clean";
+	case PG_AV_STATE_INFECTED:
+		return "infected";
+	case PG_AV_STATE_TEMPFAIL:
+		return "tempfail";
 	}
 	return "unknown";
 }
@@ -409,7 +413,8 @@ pg_status pg_engine_load_providers(pg_engine *eng, const char *path)
 {
 	char *buf;
 	size_t len;
-	pg_status st = read_file(path, &buf, &len, (size_t)64 << 20, eng->errmsg, sizeof(eng->errmsg));
+	pg_status st =
+		read_file(path, &buf, &len, (size_t)64 << 20, eng->errmsg, sizeof(eng->errmsg));
 	if (st != PG_OK)
 		return st;
 	st = pg_engine_load_providers_mem(eng, buf, len, path);
@@ -453,7 +458,8 @@ static pg_status build_components(pg_engine *eng, const pg_config *cfg, pg_compo
 		pg_status st = pg_av_open(backend, pg_cfg_str(cfg, "antivirus.database", ""), &lim,
 					  &c->av, err, sizeof(err));
 		if (st != PG_OK) {
-			snprintf(eng->errmsg, sizeof(eng->errmsg), "antivirus %s: %s", backend, err);
+			snprintf(eng->errmsg, sizeof(eng->errmsg), "antivirus %s: %s", backend,
+				 err);
 			components_unref(c);
 			return st;
 		}

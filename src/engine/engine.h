@@ -33,31 +33,31 @@
  * differ only in cheap things (a new providers' index). */
 typedef struct pg_components {
 	atomic_int refs;
-	pg_av *av;                 /* NULL: antivirus "none" */
+	pg_av *av; /* NULL: antivirus "none" */
 	char av_backend[256];
 	size_t nanalysers;
 	const pg_analyser *const *analysers;
-	void **states;             /* per analyser, from its init */
-	pg_policymap *policymap;   /* NULL: every mailbox accepts */
+	void **states;           /* per analyser, from its init */
+	pg_policymap *policymap; /* NULL: every mailbox accepts */
 } pg_components;
 
 typedef struct pg_runtime {
 	atomic_int refs;
-	pg_config *cfg;            /* NULL for an engine never configured */
+	pg_config *cfg; /* NULL for an engine never configured */
 	pg_limits limits;
 	pg_providers *providers;
 	pg_components *comp;
 	double add_header, tag_subject, reject;
-	const char *subject_tag;   /* in cfg */
-	pg_store *store;           /* borrowed from the engine; may be NULL */
+	const char *subject_tag; /* in cfg */
+	pg_store *store;         /* borrowed from the engine; may be NULL */
 } pg_runtime;
 
 struct pg_engine {
-	pthread_mutex_t lock;      /* guards rt, store and the fields below */
+	pthread_mutex_t lock; /* guards rt, store and the fields below */
 	pg_runtime *rt;
-	pg_store *store;           /* long-lived; NULL until configured */
-	char *store_key;           /* the settings the store was opened with */
-	pg_store **retired;        /* stores replaced by a reconfiguration */
+	pg_store *store;    /* long-lived; NULL until configured */
+	char *store_key;    /* the settings the store was opened with */
+	pg_store **retired; /* stores replaced by a reconfiguration */
 	size_t nretired;
 	char *config_path;
 	char **overrides;
@@ -83,11 +83,11 @@ typedef struct pg_avpart {
 struct pg_scan {
 	pg_engine *eng;
 	pg_arena *arena;
-	pg_runtime *rt;            /* the configuration this scan started with */
+	pg_runtime *rt; /* the configuration this scan started with */
 	pg_limits limits;
 	pg_time_mode time_mode;
 	int64_t at;
-	pg_buf input;              /* bytes pushed with pg_scan_write() */
+	pg_buf input; /* bytes pushed with pg_scan_write() */
 	const char *data;
 	size_t len;
 	bool ran;

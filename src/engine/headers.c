@@ -65,10 +65,15 @@ static pg_status add(pg_scan *s, const char *name, pg_buf *b)
 /* The first failed check of an invalid PEC message. */
 static const char *first_failure(const pg_classification *c)
 {
-	static const char *const evidence[] = {"marker", "signature-valid", "signer-in-index",
-					       "certificate-valid-at", "daticert-consistent",
-					       "sender-domain-managed", "daticert-absent",
-					       "embedded-signature", NULL};
+	static const char *const evidence[] = {"marker",
+					       "signature-valid",
+					       "signer-in-index",
+					       "certificate-valid-at",
+					       "daticert-consistent",
+					       "sender-domain-managed",
+					       "daticert-absent",
+					       "embedded-signature",
+					       NULL};
 	for (size_t i = 0; i < c->reasons.n; i++) {
 		const char *r = c->reasons.v[i];
 		bool ev = false;
@@ -123,8 +128,8 @@ pg_status pg_scan_build_headers(pg_scan *s)
 		st = add(s, "X-PECGuard-Symbols", &b);
 
 	/* SpamAssassin's fields; never "YES" on valid PEC */
-	bool spam = !pec && (s->action == PG_ACTION_ADD_HEADER || s->action == PG_ACTION_TAG_SUBJECT ||
-			     s->action == PG_ACTION_REJECT);
+	bool spam = !pec && (s->action == PG_ACTION_ADD_HEADER ||
+			     s->action == PG_ACTION_TAG_SUBJECT || s->action == PG_ACTION_REJECT);
 	if (st == PG_OK)
 		st = pg_buf_puts(&b, spam ? "YES" : "NO");
 	if (st == PG_OK)
@@ -167,7 +172,8 @@ pg_status pg_scan_build_headers(pg_scan *s)
 		const char *tag = s->rt->subject_tag ? s->rt->subject_tag : "[SPAM] ";
 		const char *raw = NULL;
 		if (s->msg != NULL) {
-			GMimeHeaderList *hl = g_mime_object_get_header_list(GMIME_OBJECT(s->msg->gm));
+			GMimeHeaderList *hl =
+				g_mime_object_get_header_list(GMIME_OBJECT(s->msg->gm));
 			GMimeHeader *h = hl ? g_mime_header_list_get_header(hl, "Subject") : NULL;
 			raw = h ? g_mime_header_get_raw_value(h) : NULL;
 		}

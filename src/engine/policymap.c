@@ -84,8 +84,8 @@ pg_status pg_policymap_parse(const char *text, size_t len, const char *name, pg_
 		char *pol = strtok_r(NULL, " \t\r", &save);
 		char *extra = strtok_r(NULL, " \t\r", &save);
 		if (pol == NULL || extra != NULL) {
-			snprintf(err, errlen, "%s:%u: expected 'ADDRESS|@DOMAIN|DOMAIN POLICY'", name,
-				 line);
+			snprintf(err, errlen, "%s:%u: expected 'ADDRESS|@DOMAIN|DOMAIN POLICY'",
+				 name, line);
 			goto fail;
 		}
 		pg_mailbox_policy policy;
@@ -94,8 +94,8 @@ pg_status pg_policymap_parse(const char *text, size_t len, const char *name, pg_
 		else if (pg_streq_ci(pol, "pec-only"))
 			policy = PG_POLICY_PEC_ONLY;
 		else {
-			snprintf(err, errlen, "%s:%u: unknown policy '%.64s' (accept or pec-only)", name,
-				 line, pol);
+			snprintf(err, errlen, "%s:%u: unknown policy '%.64s' (accept or pec-only)",
+				 name, line, pol);
 			goto fail;
 		}
 		if (key[0] == '@')
@@ -120,7 +120,8 @@ pg_status pg_policymap_parse(const char *text, size_t len, const char *name, pg_
 	}
 	qsort(m->v, m->n, sizeof(*m->v), cmp_entry);
 	for (size_t i = 1; i < m->n; i++) {
-		if (strcmp(m->v[i].key, m->v[i - 1].key) == 0 && m->v[i].policy != m->v[i - 1].policy) {
+		if (strcmp(m->v[i].key, m->v[i - 1].key) == 0 &&
+		    m->v[i].policy != m->v[i - 1].policy) {
 			snprintf(err, errlen, "%s: '%.200s' is listed with two policies", name,
 				 m->v[i].key);
 			goto fail;

@@ -20,10 +20,9 @@
 typedef struct pg_policymap pg_policymap;
 
 /* Parses a map file; PG_ERR_CONFIG with "FILE:LINE: message" in err. */
-pg_status pg_policymap_load(const char *path, pg_policymap **out, char *err,
-			    size_t errlen) PG_WUR;
-pg_status pg_policymap_parse(const char *text, size_t len, const char *name,
-			     pg_policymap **out, char *err, size_t errlen) PG_WUR;
+pg_status pg_policymap_load(const char *path, pg_policymap **out, char *err, size_t errlen) PG_WUR;
+pg_status pg_policymap_parse(const char *text, size_t len, const char *name, pg_policymap **out,
+			     char *err, size_t errlen) PG_WUR;
 void pg_policymap_free(pg_policymap *m);
 size_t pg_policymap_count(const pg_policymap *m);
 /* The policy of a recipient address ("<a@b>" brackets allowed). */

@@ -63,7 +63,8 @@ pg_status pg_scan_write(pg_scan *scan, const void *data, size_t len)
 	pg_status st = pg_buf_append(&scan->input, data, len);
 	if (st == PG_ERR_TOO_BIG)
 		snprintf(scan->errmsg, sizeof(scan->errmsg),
-			 "message larger than the limit of %zu bytes", scan->limits.max_message_size);
+			 "message larger than the limit of %zu bytes",
+			 scan->limits.max_message_size);
 	return st;
 }
 
@@ -155,8 +156,9 @@ static pg_status run(pg_scan *s)
 	uint64_t t0 = cpu_ns();
 	if (s->len > s->limits.max_message_size) {
 		st = PG_ERR_TOO_BIG;
-		snprintf(s->errmsg, sizeof(s->errmsg), "message of %zu bytes, over the limit of %zu",
-			 s->len, s->limits.max_message_size);
+		snprintf(s->errmsg, sizeof(s->errmsg),
+			 "message of %zu bytes, over the limit of %zu", s->len,
+			 s->limits.max_message_size);
 	} else {
 		st = pg_msg_parse(s->arena, s->data, s->len, &s->limits, 0, &s->budget, &s->msg,
 				  s->errmsg, sizeof(s->errmsg));
@@ -170,8 +172,8 @@ static pg_status run(pg_scan *s)
 		/* A limit or a parse failure: a safe class, never valid PEC. */
 		s->msg = NULL;
 		s->status = st;
-		pg_status st2 = pg_classify_unparsed(s->arena, s->data, s->len, st, s->errmsg,
-						     &s->cls);
+		pg_status st2 =
+			pg_classify_unparsed(s->arena, s->data, s->len, st, s->errmsg, &s->cls);
 		if (st2 != PG_OK)
 			st = st2;
 	}

@@ -51,8 +51,8 @@ typedef struct store_ops {
 	void (*close)(void *impl);
 	pg_status (*get)(void *impl, const char *ns, const void *key, size_t klen, void **val,
 			 size_t *vlen, char *err, size_t errlen);
-	pg_status (*put)(void *impl, const char *ns, const void *key, size_t klen,
-			 const void *val, size_t vlen, char *err, size_t errlen);
+	pg_status (*put)(void *impl, const char *ns, const void *key, size_t klen, const void *val,
+			 size_t vlen, char *err, size_t errlen);
 	pg_status (*del)(void *impl, const char *ns, const void *key, size_t klen, char *err,
 			 size_t errlen);
 	pg_status (*each)(void *impl, const char *ns, pg_store_each_fn fn, void *ctx, char *err,
@@ -146,7 +146,7 @@ static pg_status lm_fail(const lm *l, int rc, const char *what, char *err, size_
 	switch (rc) {
 	case MDB_MAP_FULL:
 		pg_errf(err, errlen, "store full: raise store.lmdb_map_size (now %zu bytes)",
-		     l->map_size);
+			l->map_size);
 		return PG_ERR_IO;
 	case MDB_DBS_FULL:
 		pg_errf(err, errlen, "store: too many namespaces (at most %d)", MAX_DBS);
@@ -157,8 +157,8 @@ static pg_status lm_fail(const lm *l, int rc, const char *what, char *err, size_
 	case MDB_MAP_RESIZED:
 		/* Another process opened the environment with a larger map. */
 		pg_errf(err, errlen,
-		     "store: map grown by another process: use the same store.lmdb_map_size "
-		     "everywhere and restart");
+			"store: map grown by another process: use the same store.lmdb_map_size "
+			"everywhere and restart");
 		return PG_ERR_IO;
 	case ENOMEM:
 		pg_errf(err, errlen, "store: out of memory (%s)", what);
@@ -579,7 +579,7 @@ static pg_status lm_open(const pg_config *cfg, void **out, char *err, size_t err
 	int64_t map = pg_cfg_int(cfg, "store.lmdb_map_size", 1 << 30);
 	if (map < (int64_t)MIN_MAP_SIZE || (uint64_t)map > (uint64_t)SIZE_MAX / 2) {
 		pg_errf(err, errlen, "store.lmdb_map_size: %lld out of range (at least %u)",
-		     (long long)map, MIN_MAP_SIZE);
+			(long long)map, MIN_MAP_SIZE);
 		return PG_ERR_CONFIG;
 	}
 	if (mkdirs(dir, err, errlen) != 0)

@@ -37,8 +37,8 @@ const char *pg_store_backend(const pg_store *s);
 /* Records.  get: *val malloc'd (caller frees), NULL with PG_OK when absent. */
 pg_status pg_store_get(pg_store *s, const char *ns, const void *key, size_t klen, void **val,
 		       size_t *vlen) PG_WUR;
-pg_status pg_store_put(pg_store *s, const char *ns, const void *key, size_t klen,
-		       const void *val, size_t vlen) PG_WUR;
+pg_status pg_store_put(pg_store *s, const char *ns, const void *key, size_t klen, const void *val,
+		       size_t vlen) PG_WUR;
 /* PG_OK also when the key was absent. */
 pg_status pg_store_del(pg_store *s, const char *ns, const void *key, size_t klen) PG_WUR;
 /* Calls fn for every record of a namespace (in key order); fn returns

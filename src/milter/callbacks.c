@@ -55,12 +55,12 @@ struct conn {
 	size_t nrcpts, caprcpts;
 	char *mem;
 	size_t len, cap;
-	int spool_fd;          /* -1 while in memory */
+	int spool_fd; /* -1 while in memory */
 	size_t total;
 	size_t limit;
 	bool too_big;
-	size_t hdr_len;        /* bytes of the header block (for notifications) */
-	unsigned owned[NOWNED];/* occurrences of our headers in the message */
+	size_t hdr_len;         /* bytes of the header block (for notifications) */
+	unsigned owned[NOWNED]; /* occurrences of our headers in the message */
 	bool have_subject;
 	char *auth;
 };
@@ -319,10 +319,10 @@ static void record(struct conn *c, pg_scan *s, const char *qid, const char *outc
 	size_t o = 0;
 	rc[0] = '\0';
 	for (size_t i = 0; i < c->nrcpts && o < sizeof(rc); i++)
-		o += (size_t)snprintf(rc + o, sizeof(rc) - o, "%s<%s>(%s%s)", i ? "," : "",
-				      c->rcpts[i],
-				      pg_mailbox_policy_name(pg_scan_mailbox_policy(s, c->rcpts[i])),
-				      delivered && !delivered[i] ? ",refused" : "");
+		o += (size_t)snprintf(
+			rc + o, sizeof(rc) - o, "%s<%s>(%s%s)", i ? "," : "", c->rcpts[i],
+			pg_mailbox_policy_name(pg_scan_mailbox_policy(s, c->rcpts[i])),
+			delivered && !delivered[i] ? ",refused" : "");
 	const char *virus = pg_scan_virus_count(s) ? pg_scan_virus(s, 0, NULL) : NULL;
 	pgm_log(LOG_INFO,
 		"%s: class=%s%s%s provider=%s av=%s%s%s score=%.1f action=%s milter=%s "
@@ -332,8 +332,8 @@ static void record(struct conn *c, pg_scan *s, const char *qid, const char *outc
 		pg_scan_provider(s) ? pg_scan_provider(s) : "-", pg_av_state_name(pg_scan_av(s)),
 		virus ? " virus=" : "", virus ? virus : "", pg_scan_score(s),
 		pg_action_name(pg_scan_action(s)), outcome, c->client, c->auth ? " auth=" : "",
-		c->auth ? c->auth : "", c->sender, rc, sym[0] ? sym : "none", reply ? " reply=" : "",
-		reply ? reply : "");
+		c->auth ? c->auth : "", c->sender, rc, sym[0] ? sym : "none",
+		reply ? " reply=" : "", reply ? reply : "");
 
 	char *j = pg_scan_json(s, NULL);
 	if (j == NULL)
@@ -361,10 +361,11 @@ static void record(struct conn *c, pg_scan *s, const char *qid, const char *outc
 	k += (size_t)snprintf(line + k, cap - k, "%s,\"recipients\":[", buf);
 	for (size_t i = 0; i < c->nrcpts; i++) {
 		json_str(buf, sizeof(buf), c->rcpts[i]);
-		k += (size_t)snprintf(line + k, cap - k, "%s{\"address\":%s,\"policy\":\"%s\",\"delivered\":%s}",
-				      i ? "," : "", buf,
-				      pg_mailbox_policy_name(pg_scan_mailbox_policy(s, c->rcpts[i])),
-				      delivered ? (delivered[i] ? "true" : "false") : "false");
+		k += (size_t)snprintf(
+			line + k, cap - k, "%s{\"address\":%s,\"policy\":\"%s\",\"delivered\":%s}",
+			i ? "," : "", buf,
+			pg_mailbox_policy_name(pg_scan_mailbox_policy(s, c->rcpts[i])),
+			delivered ? (delivered[i] ? "true" : "false") : "false");
 	}
 	json_str(buf, sizeof(buf), outcome);
 	k += (size_t)snprintf(line + k, cap - k, "],\"milter\":%s,\"reply\":", buf);
@@ -410,8 +411,7 @@ static void add_headers(SMFICTX *ctx, struct conn *c, pg_scan *s)
 	}
 }
 
-static sfsistat decide(SMFICTX *ctx, struct conn *c, pg_scan *s, const char *qid,
-		       const char *data)
+static sfsistat decide(SMFICTX *ctx, struct conn *c, pg_scan *s, const char *qid, const char *data)
 {
 	char why[512], sym[300];
 	pg_action a = pg_scan_action(s);
@@ -438,8 +438,8 @@ static sfsistat decide(SMFICTX *ctx, struct conn *c, pg_scan *s, const char *qid
 			 pg_scan_provider(s) ? pg_scan_provider(s) : "?");
 		reply_text(why, sizeof(why), why);
 		if (smfi_quarantine(ctx, why) != MI_SUCCESS) {
-			ret = say(ctx, "451", "4.3.0", "pecguard: cannot quarantine, try again later",
-				  SMFIS_TEMPFAIL);
+			ret = say(ctx, "451", "4.3.0",
+				  "pecguard: cannot quarantine, try again later", SMFIS_TEMPFAIL);
 			record(c, s, qid, "tempfail", "quarantine failed", NULL);
 			break;
 		}
@@ -448,10 +448,12 @@ static sfsistat decide(SMFICTX *ctx, struct conn *c, pg_scan *s, const char *qid
 		break;
 	case PG_ACTION_REJECT:
 		if (virus != NULL) {
-			snprintf(why, sizeof(why), "pecguard: virus %s found, message refused", virus);
+			snprintf(why, sizeof(why), "pecguard: virus %s found, message refused",
+				 virus);
 		} else {
 			top_symbols(s, sym, sizeof(sym), 5);
-			snprintf(why, sizeof(why), "pecguard: message refused as spam (score %.1f: %s)",
+			snprintf(why, sizeof(why),
+				 "pecguard: message refused as spam (score %.1f: %s)",
 				 pg_scan_score(s), sym);
 		}
 		ret = say(ctx, "550", "5.7.1", why, SMFIS_REJECT);
@@ -484,13 +486,15 @@ static sfsistat decide(SMFICTX *ctx, struct conn *c, pg_scan *s, const char *qid
 			char err[512];
 			if (c->sender[0] == '\0') {
 				/* a bounce to a PEC-only mailbox: never bounce a bounce */
-				pgm_log(LOG_NOTICE, "%s: null sender: no notification for refused recipients",
+				pgm_log(LOG_NOTICE,
+					"%s: null sender: no notification for refused recipients",
 					qid);
-			} else if (pgm_dsn_send(c->sender, refused, nref, qid, subj, data, c->hdr_len, err,
-						sizeof(err)) != 0) {
+			} else if (pgm_dsn_send(c->sender, refused, nref, qid, subj, data,
+						c->hdr_len, err, sizeof(err)) != 0) {
 				pgm_log(LOG_ERR, "%s: delivery status notification: %s", qid, err);
 				ret = say(ctx, "451", "4.3.0",
-					  "pecguard: cannot notify refused recipients now, try again later",
+					  "pecguard: cannot notify refused recipients now, try "
+					  "again later",
 					  SMFIS_TEMPFAIL);
 				record(c, s, qid, "tempfail", "notification failed", NULL);
 				free(refused);

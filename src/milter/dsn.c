@@ -278,7 +278,8 @@ int pgm_dsn_send(const char *sender, const char *const *refused, size_t nrefused
 		       "Final-Recipient: rfc822; %s\r\n"
 		       "Action: failed\r\n"
 		       "Status: 5.7.1\r\n"
-		       "Diagnostic-Code: smtp; 550 5.7.1 mailbox accepts certified mail (PEC) only\r\n",
+		       "Diagnostic-Code: smtp; 550 5.7.1 mailbox accepts certified mail (PEC) "
+		       "only\r\n",
 		       r);
 	}
 	append(&m, &len, &cap, "\r\n--%s\r\nContent-Type: text/rfc822-headers\r\n\r\n", boundary);
@@ -300,7 +301,8 @@ int pgm_dsn_send(const char *sender, const char *const *refused, size_t nrefused
 	char text[512];
 	int code = reply(&c, text, sizeof(text));
 	if (code / 100 != 2) {
-		snprintf(err, errlen, "%s greets with %s", pgm.dsn_smtp, code < 0 ? "nothing" : text);
+		snprintf(err, errlen, "%s greets with %s", pgm.dsn_smtp,
+			 code < 0 ? "nothing" : text);
 		goto out;
 	}
 	if (command(&c, 2, err, errlen, "EHLO %s", mta) != 0 ||

@@ -35,8 +35,8 @@
 
 #include "milter/milter.h"
 
-#define EX_USAGE_ 64
-#define EX_CONFIG_ 78
+#define EX_USAGE_    64
+#define EX_CONFIG_   78
 #define EX_SOFTWARE_ 70
 
 static const char *overrides[64];
@@ -46,7 +46,8 @@ static void usage(FILE *f)
 {
 	fprintf(f, "usage: pecguard-milter [--config FILE] [--set NAME=VALUE]... [--check]\n"
 		   "\n"
-		   "  --config FILE     configuration (default /etc/pecguard/pecguard.conf if present)\n"
+		   "  --config FILE     configuration (default /etc/pecguard/pecguard.conf if "
+		   "present)\n"
 		   "  --set NAME=VALUE  any setting (milter.socket=inet:10025@127.0.0.1)\n"
 		   "  --check           check the configuration, build the engine and exit\n");
 }
@@ -102,7 +103,8 @@ static int drop_privileges(const char *user, const char *group, const char *sock
 	if (group[0] != '\0') {
 		struct group *gr = getgrnam(group);
 		if (gr == NULL) {
-			fprintf(stderr, "pecguard-milter: milter.group '%s' does not exist\n", group);
+			fprintf(stderr, "pecguard-milter: milter.group '%s' does not exist\n",
+				group);
 			return -1;
 		}
 		gid = gr->gr_gid;
@@ -140,7 +142,8 @@ int main(int argc, char **argv)
 			break;
 		case 'o':
 			if (strchr(optarg, '=') == NULL || noverrides >= 64) {
-				fprintf(stderr, "pecguard-milter: --set %s: expected NAME=VALUE\n", optarg);
+				fprintf(stderr, "pecguard-milter: --set %s: expected NAME=VALUE\n",
+					optarg);
 				return EX_USAGE_;
 			}
 			overrides[noverrides++] = optarg;
@@ -203,7 +206,8 @@ int main(int argc, char **argv)
 			return EX_CONFIG_;
 		}
 		printf("configuration ok: %s; antivirus %s; %zu providers\n",
-		       pg_engine_config_source(e), pg_engine_av_backend(e), pg_engine_provider_count(e));
+		       pg_engine_config_source(e), pg_engine_av_backend(e),
+		       pg_engine_provider_count(e));
 		pg_engine_free(e);
 		return 0;
 	}
@@ -241,8 +245,8 @@ int main(int argc, char **argv)
 	}
 	smfi_settimeout(timeout);
 	pgm_log(LOG_INFO, "started on %s (uid %d): configuration %s, antivirus %s, %zu providers",
-		sock, (int)getuid(), pg_engine_config_source(pgm.eng), pg_engine_av_backend(pgm.eng),
-		pg_engine_provider_count(pgm.eng));
+		sock, (int)getuid(), pg_engine_config_source(pgm.eng),
+		pg_engine_av_backend(pgm.eng), pg_engine_provider_count(pgm.eng));
 
 	int milter_rc = 0;
 	pthread_t th;
@@ -256,8 +260,10 @@ int main(int argc, char **argv)
 			continue;
 		if (sig == SIGHUP) {
 			if (pg_engine_reload(pgm.eng) == PG_OK)
-				pgm_log(LOG_INFO, "reloaded: configuration %s, antivirus %s, %zu providers",
-					pg_engine_config_source(pgm.eng), pg_engine_av_backend(pgm.eng),
+				pgm_log(LOG_INFO,
+					"reloaded: configuration %s, antivirus %s, %zu providers",
+					pg_engine_config_source(pgm.eng),
+					pg_engine_av_backend(pgm.eng),
 					pg_engine_provider_count(pgm.eng));
 			else
 				pgm_log(LOG_ERR, "reload failed, running configuration kept: %s",

@@ -129,10 +129,10 @@ static pg_status walk(struct builder *b, pg_msg *m, struct partvec *pv, GMimeObj
 		if (p->children == NULL)
 			return PG_ERR_NOMEM;
 		/* Raw spans are trusted only when both parsers agree on the shape. */
-		const pg_rawent *rc = (raw && raw->kind == PG_RAW_MULTIPART &&
-				       raw->nchildren == (unsigned)n)
-					      ? raw->first_child
-					      : NULL;
+		const pg_rawent *rc =
+			(raw && raw->kind == PG_RAW_MULTIPART && raw->nchildren == (unsigned)n)
+				? raw->first_child
+				: NULL;
 		for (int i = 0; i < n; i++) {
 			size_t before = pv->n;
 			st = walk(b, m, pv, g_mime_multipart_get_part(mp, i), rc, p, (unsigned)i,
@@ -147,7 +147,8 @@ static pg_status walk(struct builder *b, pg_msg *m, struct partvec *pv, GMimeObj
 		p->is_message = true;
 		GMimeMessage *im = g_mime_message_part_get_message(GMIME_MESSAGE_PART(o));
 		if (im != NULL) {
-			pg_rawent *ir = (raw && raw->kind == PG_RAW_MESSAGE) ? raw->first_child : NULL;
+			pg_rawent *ir =
+				(raw && raw->kind == PG_RAW_MESSAGE) ? raw->first_child : NULL;
 			st = build_msg(b, im, m->data, m->len, ir, depth + 1, p, &p->inner);
 			if (st != PG_OK)
 				return st;
@@ -394,6 +395,36 @@ const unsigned char *pg_part_content(const pg_part *cpart, size_t *len)
 	}
 	if (!GMIME_IS_PART(part->obj))
 		return NULL;
+	/* Fast path: decode the exact bytes of the body ourselves, without
+	 * GMime's stream and filter machinery (the same decoder, stepwise). */
+	GMimeContentEncoding enc = g_mime_part_get_content_encoding(GMIME_PART(part->obj));
+	if (part->raw != NULL && part->raw->kind == PG_RAW_LEAF &&
+	    enc != GMIME_CONTENT_ENCODING_UUENCODE) {
+		const unsigned char *in = (const unsigned char *)part->base + part->raw->body_start;
+		size_t inlen = part->raw->end - part->raw->body_start;
+		size_t outcap = inlen + 4;
+		GMimeEncoding st;
+		bool identity = enc != GMIME_CONTENT_ENCODING_BASE64 &&
+				enc != GMIME_CONTENT_ENCODING_QUOTEDPRINTABLE;
+		if (!identity) {
+			g_mime_encoding_init_decode(&st, enc);
+			outcap = g_mime_encoding_outlen(&st, inlen) + 4;
+		}
+		unsigned char *c = pg_arena_alloc(part->msg->arena, outcap);
+		if (c == NULL)
+			return NULL;
+		size_t n = inlen;
+		if (identity)
+			memcpy(c, in, inlen);
+		else
+			n = g_mime_encoding_flush(&st, (const char *)in, inlen, (char *)c);
+		c[n] = '\0';
+		part->content = c;
+		part->content_len = n;
+		part->decoded = true;
+		*len = n;
+		return c;
+	}
 	GMimeDataWrapper *w = g_mime_part_get_content(GMIME_PART(part->obj));
 	if (w == NULL) {
 		part->decoded = true;

@@ -19,20 +19,20 @@
 #include "util/arena.h"
 
 struct pg_part {
-	GMimeObject *obj;       /* borrowed from the message tree */
-	const pg_rawent *raw;   /* exact bytes, or NULL when unmatched */
-	const char *base;       /* the buffer raw's offsets refer to */
-	pg_msg *msg;            /* the message this entity belongs to */
-	pg_part *parent;        /* NULL for a message's top-level entity */
-	unsigned depth;         /* nesting from the outermost message */
-	unsigned index;         /* position among its parent's children */
-	const char *ctype;      /* lower-case "type/subtype" */
-	const char *filename;   /* decoded, or NULL */
+	GMimeObject *obj;     /* borrowed from the message tree */
+	const pg_rawent *raw; /* exact bytes, or NULL when unmatched */
+	const char *base;     /* the buffer raw's offsets refer to */
+	pg_msg *msg;          /* the message this entity belongs to */
+	pg_part *parent;      /* NULL for a message's top-level entity */
+	unsigned depth;       /* nesting from the outermost message */
+	unsigned index;       /* position among its parent's children */
+	const char *ctype;    /* lower-case "type/subtype" */
+	const char *filename; /* decoded, or NULL */
 	bool is_multipart;
-	bool is_message;        /* message/rfc822 (or message/global) */
-	bool is_attachment;     /* Content-Disposition: attachment, or a file name */
-	pg_msg *inner;          /* for is_message: the parsed inner message, or NULL */
-	pg_part **children;     /* multipart: the body parts, in order */
+	bool is_message;    /* message/rfc822 (or message/global) */
+	bool is_attachment; /* Content-Disposition: attachment, or a file name */
+	pg_msg *inner;      /* for is_message: the parsed inner message, or NULL */
+	pg_part **children; /* multipart: the body parts, in order */
 	size_t nchildren;
 	/* content, decoded on first use */
 	bool decoded;
@@ -42,17 +42,17 @@ struct pg_part {
 
 struct pg_msg {
 	pg_arena *arena;
-	const char *data;       /* raw bytes (borrowed from the scan) */
+	const char *data; /* raw bytes (borrowed from the scan) */
 	size_t len;
 	GMimeMessage *gm;
 	pg_rawent *raw;
-	pg_part *parent_part;   /* the message/rfc822 part holding it, or NULL */
+	pg_part *parent_part; /* the message/rfc822 part holding it, or NULL */
 	unsigned depth;
 	const pg_limits *lim;
-	pg_part **parts;        /* pre-order, nested messages included */
+	pg_part **parts; /* pre-order, nested messages included */
 	size_t nparts;
-	unsigned *budget;       /* entities left for the whole scan */
-	struct pg_text *text;   /* text.c's cache, built on first use */
+	unsigned *budget;     /* entities left for the whole scan */
+	struct pg_text *text; /* text.c's cache, built on first use */
 };
 
 /* Parses data[0, len) (which must outlive the arena) into *out.  Runs the

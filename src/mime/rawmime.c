@@ -119,7 +119,8 @@ const char *pg_raw_parse_ctype(pg_arena *a, const char *v, size_t n, const char 
 			val = q;
 		} else {
 			size_t v0 = i;
-			while (i < n && v[i] != ';' && !is_wsp(v[i]) && v[i] != '\r' && v[i] != '\n')
+			while (i < n && v[i] != ';' && !is_wsp(v[i]) && v[i] != '\r' &&
+			       v[i] != '\n')
 				i++;
 			val = pg_arena_strndup(a, v + v0, i - v0);
 			if (val == NULL)
@@ -223,16 +224,17 @@ static pg_status scan_entity(struct rawscan *s, pg_rawent *e, size_t start, size
 {
 	const char *d = s->d;
 	if (++s->nparts > s->lim->max_parts)
-		return fail(s, PG_ERR_TOO_MANY_PARTS, "more MIME parts than the limit (at byte %zu)",
-			    start);
+		return fail(s, PG_ERR_TOO_MANY_PARTS,
+			    "more MIME parts than the limit (at byte %zu)", start);
 	if (e->depth > s->lim->max_depth)
 		return fail(s, PG_ERR_TOO_DEEP, "MIME nesting deeper than the limit (at byte %zu)",
 			    start);
 	e->start = start;
 	e->end = end;
-	e->ctype = e->parent && e->parent->ctype && strcmp(e->parent->ctype, "multipart/digest") == 0
-			   ? "message/rfc822"
-			   : "text/plain";
+	e->ctype =
+		e->parent && e->parent->ctype && strcmp(e->parent->ctype, "multipart/digest") == 0
+			? "message/rfc822"
+			: "text/plain";
 
 	/* Header block: fields until a blank line, or until a line that cannot
 	 * be a header field (then the body starts at that line). */
@@ -273,7 +275,8 @@ static pg_status scan_entity(struct rawscan *s, pg_rawent *e, size_t start, size
 				have_ct = true;
 				ct0 = c + 1;
 				ct1 = (size_t)-1;
-			} else if (nl == 25 && pg_strneq_ci(d + p, "content-transfer-encoding", 25)) {
+			} else if (nl == 25 &&
+				   pg_strneq_ci(d + p, "content-transfer-encoding", 25)) {
 				have_te = true;
 				te0 = c + 1;
 				te1 = (size_t)-1;

@@ -31,10 +31,10 @@ struct pg_rawent {
 	size_t end;        /* one past the last byte of the entity */
 	unsigned depth;    /* 0 for the top level */
 	pg_raw_kind kind;
-	const char *ctype; /* lower-case "type/subtype"; "text/plain" by default */
-	const char *boundary;    /* multipart boundary, or NULL */
-	const char *cte;         /* lower-case Content-Transfer-Encoding, or NULL */
-	int closed;        /* multipart: the close delimiter was seen */
+	const char *ctype;    /* lower-case "type/subtype"; "text/plain" by default */
+	const char *boundary; /* multipart boundary, or NULL */
+	const char *cte;      /* lower-case Content-Transfer-Encoding, or NULL */
+	int closed;           /* multipart: the close delimiter was seen */
 	pg_rawent *parent;
 	pg_rawent *first_child;
 	pg_rawent *next;

@@ -8,12 +8,12 @@
 #include "util/str.h"
 
 #define PART_TEXT_MAX (1u << 20)
-#define ALL_TEXT_MAX (4u << 20)
-#define LINKS_MAX 2000
+#define ALL_TEXT_MAX  (4u << 20)
+#define LINKS_MAX     2000
 
 struct builder {
 	pg_arena *a;
-	pg_buf out;           /* text of the part being rendered */
+	pg_buf out; /* text of the part being rendered */
 	pg_link *links;
 	size_t nlinks, caplinks;
 	const pg_part *part;
@@ -36,9 +36,9 @@ static void put(struct builder *b, const char *s, size_t n)
  * Latin-1, i.e. the code point itself.  ISO-8859-1 mail is nearly always
  * 1252 in practice, so both use this table. */
 static const unsigned short cp1252_hi[32] = {
-	0x20AC, 0,	0x201A, 0x0192, 0x201E, 0x2026, 0x2020, 0x2021, 0x02C6, 0x2030, 0x0160,
-	0x2039, 0x0152, 0,	0x017D, 0,	0,	0x2018, 0x2019, 0x201C, 0x201D, 0x2022,
-	0x2013, 0x2014, 0x02DC, 0x2122, 0x0161, 0x203A, 0x0153, 0,	0x017E, 0x0178,
+	0x20AC, 0,      0x201A, 0x0192, 0x201E, 0x2026, 0x2020, 0x2021, 0x02C6, 0x2030, 0x0160,
+	0x2039, 0x0152, 0,      0x017D, 0,      0,      0x2018, 0x2019, 0x201C, 0x201D, 0x2022,
+	0x2013, 0x2014, 0x02DC, 0x2122, 0x0161, 0x203A, 0x0153, 0,      0x017E, 0x0178,
 };
 
 static size_t put_utf8(char *o, unsigned cp)
@@ -69,15 +69,24 @@ static size_t put_utf8(char *o, unsigned cp)
 static unsigned latin9(unsigned char c)
 {
 	switch (c) {
-	case 0xA4: return 0x20AC;
-	case 0xA6: return 0x0160;
-	case 0xA8: return 0x0161;
-	case 0xB4: return 0x017D;
-	case 0xB8: return 0x017E;
-	case 0xBC: return 0x0152;
-	case 0xBD: return 0x0153;
-	case 0xBE: return 0x0178;
-	default: return c;
+	case 0xA4:
+		return 0x20AC;
+	case 0xA6:
+		return 0x0160;
+	case 0xA8:
+		return 0x0161;
+	case 0xB4:
+		return 0x017D;
+	case 0xB8:
+		return 0x017E;
+	case 0xBC:
+		return 0x0152;
+	case 0xBD:
+		return 0x0153;
+	case 0xBE:
+		return 0x0178;
+	default:
+		return c;
 	}
 }
 
@@ -117,9 +126,10 @@ static const char *part_utf8(pg_arena *a, const pg_part *p, size_t *len)
 	bool utf8ish = cs == NULL || pg_streq_ci(cs, "us-ascii") || pg_streq_ci(cs, "ascii") ||
 		       pg_streq_ci(cs, "utf-8") || pg_streq_ci(cs, "utf8") ||
 		       pg_streq_ci(cs, "unknown-8bit") || pg_streq_ci(cs, "x-unknown");
-	bool w1252 = cs != NULL && (pg_streq_ci(cs, "iso-8859-1") || pg_streq_ci(cs, "latin1") ||
-				    pg_streq_ci(cs, "iso8859-1") || pg_streq_ci(cs, "windows-1252") ||
-				    pg_streq_ci(cs, "cp1252") || pg_streq_ci(cs, "iso_8859-1"));
+	bool w1252 =
+		cs != NULL && (pg_streq_ci(cs, "iso-8859-1") || pg_streq_ci(cs, "latin1") ||
+			       pg_streq_ci(cs, "iso8859-1") || pg_streq_ci(cs, "windows-1252") ||
+			       pg_streq_ci(cs, "cp1252") || pg_streq_ci(cs, "iso_8859-1"));
 	bool l9 = cs != NULL && (pg_streq_ci(cs, "iso-8859-15") || pg_streq_ci(cs, "latin9"));
 	if (utf8ish && pg_utf8_valid((const char *)c, n)) {
 		*len = n;
@@ -162,19 +172,19 @@ static const struct {
 	const char *name;
 	unsigned cp;
 } entities[] = {
-	{"amp", '&'},	     {"lt", '<'},	   {"gt", '>'},		{"quot", '"'},
-	{"apos", '\''},	     {"nbsp", 0xA0},	   {"euro", 0x20AC},	{"copy", 0xA9},
-	{"reg", 0xAE},	     {"trade", 0x2122},	   {"laquo", 0xAB},	{"raquo", 0xBB},
-	{"agrave", 0xE0},    {"aacute", 0xE1},	   {"egrave", 0xE8},	{"eacute", 0xE9},
-	{"igrave", 0xEC},    {"iacute", 0xED},	   {"ograve", 0xF2},	{"oacute", 0xF3},
-	{"ugrave", 0xF9},    {"uacute", 0xFA},	   {"Agrave", 0xC0},	{"Egrave", 0xC8},
-	{"Eacute", 0xC9},    {"Igrave", 0xCC},	   {"Ograve", 0xD2},	{"Ugrave", 0xD9},
-	{"ccedil", 0xE7},    {"ntilde", 0xF1},	   {"uuml", 0xFC},	{"ouml", 0xF6},
-	{"auml", 0xE4},	     {"szlig", 0xDF},	   {"deg", 0xB0},	{"middot", 0xB7},
-	{"hellip", 0x2026},  {"mdash", 0x2014},	   {"ndash", 0x2013},	{"lsquo", 0x2018},
-	{"rsquo", 0x2019},   {"ldquo", 0x201C},	   {"rdquo", 0x201D},	{"bull", 0x2022},
-	{"pound", 0xA3},     {"yen", 0xA5},	   {"cent", 0xA2},	{"sect", 0xA7},
-	{"zwnj", 0x200C},    {"zwj", 0x200D},	   {"shy", 0xAD},	{"times", 0xD7},
+	{"amp", '&'},       {"lt", '<'},       {"gt", '>'},       {"quot", '"'},
+	{"apos", '\''},     {"nbsp", 0xA0},    {"euro", 0x20AC},  {"copy", 0xA9},
+	{"reg", 0xAE},      {"trade", 0x2122}, {"laquo", 0xAB},   {"raquo", 0xBB},
+	{"agrave", 0xE0},   {"aacute", 0xE1},  {"egrave", 0xE8},  {"eacute", 0xE9},
+	{"igrave", 0xEC},   {"iacute", 0xED},  {"ograve", 0xF2},  {"oacute", 0xF3},
+	{"ugrave", 0xF9},   {"uacute", 0xFA},  {"Agrave", 0xC0},  {"Egrave", 0xC8},
+	{"Eacute", 0xC9},   {"Igrave", 0xCC},  {"Ograve", 0xD2},  {"Ugrave", 0xD9},
+	{"ccedil", 0xE7},   {"ntilde", 0xF1},  {"uuml", 0xFC},    {"ouml", 0xF6},
+	{"auml", 0xE4},     {"szlig", 0xDF},   {"deg", 0xB0},     {"middot", 0xB7},
+	{"hellip", 0x2026}, {"mdash", 0x2014}, {"ndash", 0x2013}, {"lsquo", 0x2018},
+	{"rsquo", 0x2019},  {"ldquo", 0x201C}, {"rdquo", 0x201D}, {"bull", 0x2022},
+	{"pound", 0xA3},    {"yen", 0xA5},     {"cent", 0xA2},    {"sect", 0xA7},
+	{"zwnj", 0x200C},   {"zwj", 0x200D},   {"shy", 0xAD},     {"times", 0xD7},
 };
 
 /* Decodes the entity at s[0] == '&'; returns bytes consumed (0: none). */
@@ -209,7 +219,8 @@ static size_t entity(const char *s, size_t n, char *out, size_t *outn)
 		size_t el = i - e0;
 		bool found = false;
 		for (size_t k = 0; k < sizeof(entities) / sizeof(entities[0]); k++) {
-			if (strlen(entities[k].name) == el && memcmp(entities[k].name, s + e0, el) == 0) {
+			if (strlen(entities[k].name) == el &&
+			    memcmp(entities[k].name, s + e0, el) == 0) {
 				cp = entities[k].cp;
 				found = true;
 				break;
@@ -231,10 +242,11 @@ static bool name_is(const char *n, size_t len, const char *want)
 
 static bool is_block(const char *n, size_t len)
 {
-	static const char *const blocks[] = {"p",	   "div", "br", "tr", "li", "h1",    "h2", "h3",
-					     "h4",	   "h5",  "h6", "td", "th", "table", "ul", "ol",
-					     "blockquote", "hr",  "title", "pre", "dd", "dt", "section",
-					     "article",	   "header", "footer", "center", NULL};
+	static const char *const blocks[] = {
+		"p",  "div",     "br",         "tr",     "li",     "h1",     "h2",
+		"h3", "h4",      "h5",         "h6",     "td",     "th",     "table",
+		"ul", "ol",      "blockquote", "hr",     "title",  "pre",    "dd",
+		"dt", "section", "article",    "header", "footer", "center", NULL};
 	for (int i = 0; blocks[i]; i++)
 		if (name_is(n, len, blocks[i]))
 			return true;
@@ -247,7 +259,8 @@ static const char *attr(pg_arena *a, const char *s, size_t n, const char *want)
 {
 	size_t wl = strlen(want), i = 0;
 	while (i < n) {
-		while (i < n && (s[i] == ' ' || s[i] == '\t' || s[i] == '\n' || s[i] == '\r' || s[i] == '/'))
+		while (i < n &&
+		       (s[i] == ' ' || s[i] == '\t' || s[i] == '\n' || s[i] == '\r' || s[i] == '/'))
 			i++;
 		size_t k0 = i;
 		while (i < n && s[i] != '=' && s[i] != ' ' && s[i] != '\t' && s[i] != '\n' &&
@@ -260,7 +273,8 @@ static const char *attr(pg_arena *a, const char *s, size_t n, const char *want)
 		size_t vl = 0;
 		if (i < n && s[i] == '=') {
 			i++;
-			while (i < n && (s[i] == ' ' || s[i] == '\t' || s[i] == '\n' || s[i] == '\r'))
+			while (i < n &&
+			       (s[i] == ' ' || s[i] == '\t' || s[i] == '\n' || s[i] == '\r'))
 				i++;
 			if (i < n && (s[i] == '"' || s[i] == '\'')) {
 				char q = s[i++];
@@ -272,7 +286,8 @@ static const char *attr(pg_arena *a, const char *s, size_t n, const char *want)
 					i++;
 			} else {
 				v = s + i;
-				while (i < n && s[i] != ' ' && s[i] != '\t' && s[i] != '\n' && s[i] != '>')
+				while (i < n && s[i] != ' ' && s[i] != '\t' && s[i] != '\n' &&
+				       s[i] != '>')
 					i++;
 				vl = (size_t)(s + i - v);
 			}
@@ -345,7 +360,8 @@ static void put_text(struct builder *b, const char *s, size_t n)
 	size_t i = 0;
 	while (i < n && !b->nomem) {
 		size_t j = i;
-		while (j < n && s[j] != ' ' && s[j] != '\t' && s[j] != '\n' && s[j] != '\r' && s[j] != '&')
+		while (j < n && s[j] != ' ' && s[j] != '\t' && s[j] != '\n' && s[j] != '\r' &&
+		       s[j] != '&')
 			j++;
 		if (j > i)
 			put(b, s + i, j - i);
@@ -384,8 +400,8 @@ static void newline(struct builder *b)
 static void render_html(struct builder *b, const char *h, size_t n)
 {
 	size_t i = 0;
-	const char *href = NULL;  /* the open <a>'s target */
-	size_t anchor_start = 0;  /* where its text begins in out */
+	const char *href = NULL; /* the open <a>'s target */
+	size_t anchor_start = 0; /* where its text begins in out */
 	while (i < n && !b->nomem) {
 		const char *lt = memchr(h + i, '<', n - i);
 		size_t te = lt ? (size_t)(lt - h) : n;
@@ -454,10 +470,14 @@ static void render_html(struct builder *b, const char *h, size_t n)
 			const char *end = pg_memmem_ci(h + i, n - i, endtag);
 			if (name_is(name, nl, "head")) {
 				/* keep the title of the head */
-				const char *t = pg_memmem_ci(h + i, end ? (size_t)(end - h) - i : n - i, "<title");
+				const char *t = pg_memmem_ci(
+					h + i, end ? (size_t)(end - h) - i : n - i, "<title");
 				if (t != NULL) {
 					const char *gt = memchr(t, '>', (size_t)(h + n - t));
-					const char *te2 = gt ? pg_memmem_ci(gt, (size_t)(h + n - gt), "</title") : NULL;
+					const char *te2 =
+						gt ? pg_memmem_ci(gt, (size_t)(h + n - gt),
+								  "</title")
+						   : NULL;
 					if (gt && te2) {
 						put_text(b, gt + 1, (size_t)(te2 - gt - 1));
 						newline(b);
@@ -556,7 +576,8 @@ const pg_text *pg_msg_text(const pg_msg *cm)
 		t->nparts++;
 		size_t room = ALL_TEXT_MAX - all.len;
 		if (room > 1) {
-			pg_status st = pg_buf_append(&all, tp->text, tp->len < room - 1 ? tp->len : room - 1);
+			pg_status st = pg_buf_append(&all, tp->text,
+						     tp->len < room - 1 ? tp->len : room - 1);
 			if (st == PG_OK)
 				st = pg_buf_putc(&all, '\n');
 			if (st == PG_ERR_NOMEM)

@@ -17,26 +17,26 @@
 #include "mime/msg.h"
 
 typedef struct pg_link {
-	const char *href;     /* as written, entities decoded */
-	const char *shown;    /* the anchor's visible text, trimmed (may be "") */
+	const char *href;  /* as written, entities decoded */
+	const char *shown; /* the anchor's visible text, trimmed (may be "") */
 	const pg_part *part;
 } pg_link;
 
 typedef struct pg_text_part {
 	const pg_part *part;
-	bool html;            /* rendered from text/html */
-	const char *text;     /* UTF-8, NUL-terminated */
+	bool html;        /* rendered from text/html */
+	const char *text; /* UTF-8, NUL-terminated */
 	size_t len;
 } pg_text_part;
 
 typedef struct pg_text {
 	pg_text_part *parts;
 	size_t nparts;
-	const char *all;      /* every part's text joined by "\n", UTF-8 */
+	const char *all; /* every part's text joined by "\n", UTF-8 */
 	size_t all_len;
-	pg_link *links;       /* from HTML parts */
+	pg_link *links; /* from HTML parts */
 	size_t nlinks;
-	const char *subject;  /* decoded Subject, UTF-8, or "" */
+	const char *subject; /* decoded Subject, UTF-8, or "" */
 } pg_text;
 
 /* The text of a message (cached on the message).  NULL only when out of

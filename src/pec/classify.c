@@ -188,7 +188,7 @@ struct ctx {
 	const char *xt, *xr;
 	const char *subject;
 	const char *from_name, *from_addr;
-	const char *on_behalf;       /* "Per conto di" sender */
+	const char *on_behalf; /* "Per conto di" sender */
 	pg_class subj_cls;
 	const char *subj_type;
 	const pg_part *daticert_part; /* anywhere in the top message */
@@ -230,7 +230,8 @@ static pg_status read_markers(struct ctx *c, int *nmarkers)
 	if (c->subject != NULL) {
 		size_t n;
 		const char *s = pg_trim(c->subject, &n);
-		for (size_t i = 0; i < sizeof(subject_prefixes) / sizeof(subject_prefixes[0]); i++) {
+		for (size_t i = 0; i < sizeof(subject_prefixes) / sizeof(subject_prefixes[0]);
+		     i++) {
 			if (pg_startswith_ci(s, subject_prefixes[i].prefix)) {
 				c->subj_cls = subject_prefixes[i].cls;
 				c->subj_type = subject_prefixes[i].type;
@@ -278,8 +279,8 @@ static void decide_claim(struct ctx *c)
 		o->claimed = PG_CLASS_PEC_RECEIPT;
 		o->claimed_type = c->xr;
 	} else if (c->xt != NULL) {
-		o->claimed = strcmp(c->xt, "errore") == 0 ? PG_CLASS_PEC_ANOMALY
-							  : PG_CLASS_PEC_ENVELOPE;
+		o->claimed =
+			strcmp(c->xt, "errore") == 0 ? PG_CLASS_PEC_ANOMALY : PG_CLASS_PEC_ENVELOPE;
 		o->claimed_type = c->xt;
 	} else if (c->subj_cls != PG_CLASS_PEO) {
 		o->claimed = c->subj_cls;
@@ -305,8 +306,8 @@ static pg_status verify_signed(struct ctx *c, const pg_part *signedp, bool *ok)
 	if (sbytes == NULL || slen == 0)
 		return fail(c, "signature-unreadable", "the signature part is empty");
 	pg_classification *o = c->out;
-	TRY(pg_smime_verify_detached(c->a, cbytes, clen, sbytes, slen,
-				     pg_providers_certs(c->idx), &o->sig));
+	TRY(pg_smime_verify_detached(c->a, cbytes, clen, sbytes, slen, pg_providers_certs(c->idx),
+				     &o->sig));
 	o->have_sig = true;
 	if (o->sig.signer != NULL)
 		o->signer_subject = pg_x509_subject(c->a, o->sig.signer);
@@ -364,7 +365,8 @@ static pg_status check_signer(struct ctx *c, pg_time_mode mode, int64_t at, int6
 	pg_time_format_iso8601(from, nb, sizeof(nb));
 	pg_time_format_iso8601(to, na, sizeof(na));
 	if (from < 0 || to < 0)
-		return fail(c, "certificate-invalid-dates", "the certificate's validity cannot be read");
+		return fail(c, "certificate-invalid-dates",
+			    "the certificate's validity cannot be read");
 	if (t < from)
 		return fail(c, "certificate-not-yet-valid", "at %s (%s); valid from %s to %s", ts,
 			    how, nb, na);
@@ -432,7 +434,8 @@ static pg_status check_daticert(struct ctx *c, const pg_part *signed_content, pg
 	}
 	if (c->failures == before)
 		TRY(pg_reasons_add(&o->reasons, "daticert-consistent", "postacert/@tipo=%s%s%s",
-				   dc->tipo, dc->msgid ? ", msgid=" : "", dc->msgid ? dc->msgid : ""));
+				   dc->tipo, dc->msgid ? ", msgid=" : "",
+				   dc->msgid ? dc->msgid : ""));
 	return PG_OK;
 }
 
@@ -464,8 +467,9 @@ static pg_status check_domain(struct ctx *c, pg_class claimed)
 	if (dom == NULL)
 		return fail(c, "sender-domain-not-managed", "no sender address to check");
 	if (!pg_provider_manages(o->signer_provider, dom))
-		return fail(c, "sender-domain-not-managed", "%s is not among the managedDomains of %s",
-			    dom, o->signer_provider->name);
+		return fail(c, "sender-domain-not-managed",
+			    "%s is not among the managedDomains of %s", dom,
+			    o->signer_provider->name);
 	return pg_reasons_add(&o->reasons, "sender-domain-managed", "%s by %s", dom,
 			      o->signer_provider->name);
 }
@@ -496,8 +500,8 @@ static pg_status explain_unsigned(struct ctx *c)
 						     pg_providers_certs(c->idx), &r2));
 			const pg_provider *p2 =
 				r2.signer ? pg_providers_find_sha1(c->idx, r2.sha1) : NULL;
-			TRY(pg_reasons_add(&c->out->reasons, "embedded-signature",
-					   "%s; signer %s", r2.status == PG_SIG_OK ? "verifies" : "does not verify",
+			TRY(pg_reasons_add(&c->out->reasons, "embedded-signature", "%s; signer %s",
+					   r2.status == PG_SIG_OK ? "verifies" : "does not verify",
 					   p2 ? p2->name : "not in the index"));
 		}
 	}
@@ -533,7 +537,8 @@ pg_status pg_classify(pg_arena *a, const pg_msg *m, pg_providers *idx, pg_time_m
 			const char *copied = NULL;
 			if (pg_part_header(r, "X-Riferimento-Message-ID") != NULL ||
 			    pg_part_header(r, "X-TipoRicevuta") != NULL)
-				copied = "X-Riferimento-Message-ID/X-TipoRicevuta alone (as copied into "
+				copied = "X-Riferimento-Message-ID/X-TipoRicevuta alone (as copied "
+					 "into "
 					 "postacert.eml) do not make PEC";
 			return pg_reasons_add(&out->reasons, "no-pec-markers", copied ? "%s" : NULL,
 					      copied);
@@ -547,9 +552,10 @@ pg_status pg_classify(pg_arena *a, const pg_msg *m, pg_providers *idx, pg_time_m
 			TRY(pg_smime_verify_detached(a, cb, clen, sb, slen, pg_providers_certs(idx),
 						     &probe));
 		if (probe.signer == NULL || pg_providers_find_sha1(idx, probe.sha1) == NULL)
-			return pg_reasons_add(&out->reasons, "no-pec-markers",
-					      "S/MIME signed by a certificate not in the providers' "
-					      "index: ordinary signed mail");
+			return pg_reasons_add(
+				&out->reasons, "no-pec-markers",
+				"S/MIME signed by a certificate not in the providers' "
+				"index: ordinary signed mail");
 		TRY(pg_reasons_add(&out->reasons, "marker", "signed by a listed provider"));
 	}
 
@@ -664,7 +670,8 @@ pg_status pg_classify_unparsed(pg_arena *a, const char *data, size_t len, pg_sta
 		out->claimed = PG_CLASS_PEC_RECEIPT;
 		out->claimed_type = xr;
 	} else {
-		out->claimed = strcmp(xt, "errore") == 0 ? PG_CLASS_PEC_ANOMALY : PG_CLASS_PEC_ENVELOPE;
+		out->claimed =
+			strcmp(xt, "errore") == 0 ? PG_CLASS_PEC_ANOMALY : PG_CLASS_PEC_ENVELOPE;
 		out->claimed_type = xt;
 	}
 	return pg_reasons_add(&out->reasons, "marker", "%s: %s", xr ? "X-Ricevuta" : "X-Trasporto",

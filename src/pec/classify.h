@@ -38,17 +38,17 @@ bool pg_reasons_has(const pg_reasons *r, const char *code);
 
 typedef struct pg_classification {
 	pg_class cls;
-	const char *pec_type;          /* valid classes: X-Trasporto / X-Ricevuta */
-	pg_class claimed;              /* invalid-pec: what the markers claim */
-	const char *claimed_type;      /* may be NULL */
-	const pg_provider *provider;   /* valid classes: the signer's provider */
+	const char *pec_type;               /* valid classes: X-Trasporto / X-Ricevuta */
+	pg_class claimed;                   /* invalid-pec: what the markers claim */
+	const char *claimed_type;           /* may be NULL */
+	const pg_provider *provider;        /* valid classes: the signer's provider */
 	const pg_provider *signer_provider; /* any class: the signer's index entry, or NULL */
-	const pg_msg *inner;           /* valid classes: postacert.eml, or NULL */
+	const pg_msg *inner;                /* valid classes: postacert.eml, or NULL */
 	bool have_sig;
 	pg_sig_result sig;
-	const char *signer_subject;    /* or NULL */
-	const pg_daticert *daticert;   /* or NULL */
-	int64_t verified_at;           /* time the certificate was checked at, or -1 */
+	const char *signer_subject;  /* or NULL */
+	const pg_daticert *daticert; /* or NULL */
+	int64_t verified_at;         /* time the certificate was checked at, or -1 */
 	pg_reasons reasons;
 } pg_classification;
 

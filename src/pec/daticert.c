@@ -56,17 +56,16 @@
  * work an attacker can ask for. */
 #define DATICERT_MAX (1024 * 1024)
 
-#define DATICERT_OPTIONS                                                                      \
-	(XML_PARSE_NONET | XML_PARSE_NOERROR | XML_PARSE_NOWARNING | XML_PARSE_NOCDATA |       \
+#define DATICERT_OPTIONS                                                                           \
+	(XML_PARSE_NONET | XML_PARSE_NOERROR | XML_PARSE_NOWARNING | XML_PARSE_NOCDATA |           \
 	 XML_PARSE_BIG_LINES)
 
 /* The longest piece of input quoted in an error message. */
 #define QUOTE_MAX 64
 
 static const char *const known_tipi[] = {
-	"accettazione",      "non-accettazione",          "presa-in-carico",
-	"avvenuta-consegna", "posta-certificata",         "errore-consegna",
-	"preavviso-errore-consegna", "rilevazione-virus",
+	"accettazione",      "non-accettazione", "presa-in-carico",           "avvenuta-consegna",
+	"posta-certificata", "errore-consegna",  "preavviso-errore-consegna", "rilevazione-virus",
 };
 
 int pg_daticert_tipo_known(const char *t)
@@ -319,8 +318,8 @@ static pg_status child_of(const xmlNode *parent, const char *name, const char *p
 }
 
 /* The text of the one child name of parent (NULL when absent). */
-static pg_status child_text(pg_arena *a, const xmlNode *parent, const char *name,
-			    const char *path, const char **out, char *err, size_t errlen)
+static pg_status child_text(pg_arena *a, const xmlNode *parent, const char *name, const char *path,
+			    const char **out, char *err, size_t errlen)
 {
 	const xmlNode *c;
 	*out = NULL;
@@ -414,8 +413,8 @@ static pg_status read_intestazione(pg_arena *a, const xmlNode *in, pg_daticert *
 				errlen)) != PG_OK ||
 	    (st = child_text(a, in, "risposte", "intestazione/risposte", &d->risposte, err,
 			     errlen)) != PG_OK ||
-	    (st = child_text(a, in, "oggetto", "intestazione/oggetto", &d->oggetto, err,
-			     errlen)) != PG_OK)
+	    (st = child_text(a, in, "oggetto", "intestazione/oggetto", &d->oggetto, err, errlen)) !=
+		    PG_OK)
 		return st;
 
 	size_t n = 0;
@@ -453,15 +452,15 @@ static pg_status read_dati(pg_arena *a, const xmlNode *dati, pg_daticert *d, cha
 			   size_t errlen)
 {
 	pg_status st;
-	if ((st = required_text(a, dati, "gestore-emittente", "dati/gestore-emittente",
-				&d->gestore, err, errlen)) != PG_OK ||
+	if ((st = required_text(a, dati, "gestore-emittente", "dati/gestore-emittente", &d->gestore,
+				err, errlen)) != PG_OK ||
 	    (st = required_text(a, dati, "identificativo", "dati/identificativo",
 				&d->identificativo, err, errlen)) != PG_OK ||
 	    (st = child_text(a, dati, "msgid", "dati/msgid", &d->msgid, err, errlen)) != PG_OK ||
 	    (st = child_text(a, dati, "consegna", "dati/consegna", &d->consegna, err, errlen)) !=
 		    PG_OK ||
-	    (st = child_text(a, dati, "errore-esteso", "dati/errore-esteso", &d->errore_esteso,
-			     err, errlen)) != PG_OK)
+	    (st = child_text(a, dati, "errore-esteso", "dati/errore-esteso", &d->errore_esteso, err,
+			     errlen)) != PG_OK)
 		return st;
 
 	const xmlNode *ric;
@@ -491,8 +490,7 @@ nomem:
 	return PG_ERR_NOMEM;
 }
 
-static pg_status read_doc(pg_arena *a, xmlDocPtr doc, pg_daticert **out, char *err,
-			  size_t errlen)
+static pg_status read_doc(pg_arena *a, xmlDocPtr doc, pg_daticert **out, char *err, size_t errlen)
 {
 	/* Belt and braces for the entity hooks: a document whose subset holds
 	 * entities (however they got there) is refused all the same. */
@@ -579,7 +577,7 @@ static pg_status read_doc(pg_arena *a, xmlDocPtr doc, pg_daticert **out, char *e
 
 /* Real files have at most 2 attributes per element and no namespaces. */
 #define MAX_ATTRS_PER_TAG 64
-#define MAX_NS_DECLS 16
+#define MAX_NS_DECLS      16
 /* Longest XML declaration looked at, in code units. */
 #define XMLDECL_MAX 512
 
@@ -630,7 +628,8 @@ static bool detect_units(const unsigned char *p, size_t n, struct units *u)
 	u->width = 1;
 	u->be = false;
 	if (n >= 4) {
-		uint32_t w = (uint32_t)p[0] << 24 | (uint32_t)p[1] << 16 | (uint32_t)p[2] << 8 | p[3];
+		uint32_t w =
+			(uint32_t)p[0] << 24 | (uint32_t)p[1] << 16 | (uint32_t)p[2] << 8 | p[3];
 		if (w == 0x0000003C || w == 0x3C000000 || w == 0x00003C00 || w == 0x003C0000 ||
 		    w == 0x4C6FA794)
 			return false;
@@ -661,8 +660,8 @@ static bool detect_units(const unsigned char *p, size_t n, struct units *u)
 static bool encoding_allowed(const struct units *u, const char *enc)
 {
 	static const char *const eight_bit[] = {
-		"UTF-8",      "UTF8",        "US-ASCII",    "ASCII",        "ISO-8859-1",
-		"ISO_8859-1", "ISO-LATIN-1", "LATIN1",      "ISO-8859-15",  "ISO_8859-15",
+		"UTF-8",      "UTF8",         "US-ASCII", "ASCII",       "ISO-8859-1",
+		"ISO_8859-1", "ISO-LATIN-1",  "LATIN1",   "ISO-8859-15", "ISO_8859-15",
 		"LATIN-9",    "WINDOWS-1252", "CP1252",
 	};
 	static const char *const sixteen[] = {"UTF-16", "UTF16", "UTF-8", "UTF8"};
@@ -824,8 +823,8 @@ static pg_status prescan(const void *data, size_t len, char *err, size_t errlen)
 	return st;
 }
 
-pg_status pg_daticert_parse(pg_arena *a, const void *data, size_t len, pg_daticert **out,
-			    char *err, size_t errlen)
+pg_status pg_daticert_parse(pg_arena *a, const void *data, size_t len, pg_daticert **out, char *err,
+			    size_t errlen)
 {
 	if (err != NULL && errlen > 0)
 		err[0] = '\0';

@@ -20,31 +20,31 @@ typedef struct pg_daticert_dest {
 } pg_daticert_dest;
 
 typedef struct pg_daticert {
-	const char *tipo;          /* postacert/@tipo (required) */
-	const char *errore;        /* postacert/@errore, default "nessuno" */
-	const char *mittente;      /* intestazione/mittente */
-	pg_daticert_dest *dest;    /* intestazione/destinatari */
+	const char *tipo;       /* postacert/@tipo (required) */
+	const char *errore;     /* postacert/@errore, default "nessuno" */
+	const char *mittente;   /* intestazione/mittente */
+	pg_daticert_dest *dest; /* intestazione/destinatari */
 	size_t ndest;
-	const char *risposte;      /* intestazione/risposte or NULL */
-	const char *oggetto;       /* intestazione/oggetto or NULL */
-	const char *gestore;       /* dati/gestore-emittente */
-	const char *zona;          /* dati/data/@zona */
-	const char *giorno;        /* dati/data/giorno (gg/mm/aaaa) */
-	const char *ora;           /* dati/data/ora (hh:mm:ss) */
-	int64_t time;              /* giorno+ora+zona as UTC seconds, or -1 */
-	const char *identificativo;/* dati/identificativo */
-	const char *msgid;         /* dati/msgid or NULL (entities decoded) */
-	const char *ricevuta;      /* dati/ricevuta/@tipo or NULL */
-	const char *consegna;      /* dati/consegna or NULL */
-	const char *errore_esteso; /* dati/errore-esteso or NULL */
+	const char *risposte;       /* intestazione/risposte or NULL */
+	const char *oggetto;        /* intestazione/oggetto or NULL */
+	const char *gestore;        /* dati/gestore-emittente */
+	const char *zona;           /* dati/data/@zona */
+	const char *giorno;         /* dati/data/giorno (gg/mm/aaaa) */
+	const char *ora;            /* dati/data/ora (hh:mm:ss) */
+	int64_t time;               /* giorno+ora+zona as UTC seconds, or -1 */
+	const char *identificativo; /* dati/identificativo */
+	const char *msgid;          /* dati/msgid or NULL (entities decoded) */
+	const char *ricevuta;       /* dati/ricevuta/@tipo or NULL */
+	const char *consegna;       /* dati/consegna or NULL */
+	const char *errore_esteso;  /* dati/errore-esteso or NULL */
 } pg_daticert;
 
 /* Parses daticert.xml.  Strings are UTF-8, trimmed, owned by arena a.
  * On error returns PG_ERR_PARSE (or PG_ERR_NOMEM) with a message in err
  * ("not well-formed XML at line 3: ...", "missing intestazione/mittente",
  * "postacert/@tipo 'foo' is not a known type"). */
-pg_status pg_daticert_parse(pg_arena *a, const void *data, size_t len, pg_daticert **out,
-			    char *err, size_t errlen) PG_WUR;
+pg_status pg_daticert_parse(pg_arena *a, const void *data, size_t len, pg_daticert **out, char *err,
+			    size_t errlen) PG_WUR;
 
 /* Is t one of the postacert/@tipo values of the DTD? */
 int pg_daticert_tipo_known(const char *t);

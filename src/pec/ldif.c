@@ -34,8 +34,8 @@
 
 /* Caps on what the input controls: each one is a clear error, never an
  * unbounded allocation. */
-#define LDIF_MAX_INPUT ((size_t)64 << 20)  /* whole input */
-#define LDIF_MAX_LINE ((size_t)1 << 20)    /* one unfolded line, so one value */
+#define LDIF_MAX_INPUT   ((size_t)64 << 20) /* whole input */
+#define LDIF_MAX_LINE    ((size_t)1 << 20)  /* one unfolded line, so one value */
 #define LDIF_MAX_ENTRIES ((size_t)100000)
 /* Tiny lines ("a:") cost far more in pg_ldif_attr than in input bytes: cap
  * the values too so that 64 MiB of input cannot ask for gigabytes. */
@@ -51,15 +51,15 @@ typedef struct ldif_parser {
 	unsigned lineno; /* number of the next physical line, 1-based */
 	char *err;
 	size_t errlen;
-	pg_buf line;     /* the current logical line, unfolded */
+	pg_buf line; /* the current logical line, unfolded */
 
 	bool in_entry;
-	pg_ldif_entry cur;      /* the entry being read (attrs in the scratch below) */
-	pg_ldif_attr *attrs;    /* scratch (malloc) */
+	pg_ldif_entry cur;   /* the entry being read (attrs in the scratch below) */
+	pg_ldif_attr *attrs; /* scratch (malloc) */
 	size_t nattrs, attrs_cap;
 	pg_ldif_entry *entries; /* scratch (malloc) */
 	size_t nentries, entries_cap;
-	size_t nvalues;         /* attribute values in all entries */
+	size_t nvalues; /* attribute values in all entries */
 } ldif_parser;
 
 static pg_status ldif_fail(ldif_parser *p, pg_status st, unsigned line, const char *fmt, ...)
@@ -108,7 +108,6 @@ static bool ldif_next_continues(const ldif_parser *p)
 	return p->pos < p->len && p->data[p->pos] == ' ';
 }
 
-
 /* Strict base64 (RFC 4648 with padding): only the alphabet, a length that is
  * a multiple of four, '=' only as the last one or two characters, and zero
  * bits in what the padding leaves unused, so that every value has exactly
@@ -134,7 +133,8 @@ static const char *b64_decode(const char *s, size_t n, unsigned char *out, size_
 				return "misplaced '=' padding";
 			v[k] = pg_b64_value(c);
 			if (v[k] < 0)
-				return c == '=' ? "misplaced '=' padding" : "character outside the alphabet";
+				return c == '=' ? "misplaced '=' padding"
+						: "character outside the alphabet";
 		}
 		unsigned long q = (unsigned long)v[0] << 18 | (unsigned long)v[1] << 12 |
 				  (unsigned long)v[2] << 6 | (unsigned long)v[3];
@@ -168,7 +168,7 @@ typedef struct ldif_line {
 	const char *options; /* after the first ';', or NULL */
 	size_t options_len;
 	value_kind kind;
-	const char *value;   /* raw: base64 still encoded */
+	const char *value; /* raw: base64 still encoded */
 	size_t value_len;
 } ldif_line;
 
@@ -181,8 +181,9 @@ static pg_status ldif_split(ldif_parser *p, unsigned line, const char *s, size_t
 	while (i < n && (is_type_char(s[i]) || s[i] == '.'))
 		i++;
 	if (i == 0 || !is_alnum(s[0]) || i == n || (s[i] != ':' && s[i] != ';'))
-		return ldif_fail(p, PG_ERR_PARSE, line,
-				 "expected \"attribute: value\" (attribute type of letters, digits, '-')");
+		return ldif_fail(
+			p, PG_ERR_PARSE, line,
+			"expected \"attribute: value\" (attribute type of letters, digits, '-')");
 	out->type = s;
 	out->type_len = i;
 	out->options = NULL;
@@ -194,8 +195,9 @@ static pg_status ldif_split(ldif_parser *p, unsigned line, const char *s, size_t
 			while (i < n && is_type_char(s[i]))
 				i++;
 			if (i == start)
-				return ldif_fail(p, PG_ERR_PARSE, line, "%.*s: empty attribute option",
-						 (int)out->type_len, out->type);
+				return ldif_fail(p, PG_ERR_PARSE, line,
+						 "%.*s: empty attribute option", (int)out->type_len,
+						 out->type);
 		} while (i < n && s[i] == ';');
 		out->options_len = (size_t)(s + i - out->options);
 		if (i == n || s[i] != ':')
@@ -363,8 +365,8 @@ static pg_status ldif_handle_line(ldif_parser *p, unsigned line, bool first)
 			return PG_OK;
 		}
 		return ldif_fail(p, PG_ERR_PARSE, line,
-				 "%.*s: expected \"dn:\" at the start of an entry",
-				 (int)l.type_len, l.type);
+				 "%.*s: expected \"dn:\" at the start of an entry", (int)l.type_len,
+				 l.type);
 	}
 	if (type_is(&l, "dn"))
 		return ldif_fail(p, PG_ERR_PARSE, line,
@@ -373,8 +375,9 @@ static pg_status ldif_handle_line(ldif_parser *p, unsigned line, bool first)
 	 * reads directory content only, so refuse them instead of misreading
 	 * their operations as attributes. */
 	if (type_is(&l, "changetype"))
-		return ldif_fail(p, PG_ERR_PARSE, line,
-				 "changetype: change records are not supported (content LDIF only)");
+		return ldif_fail(
+			p, PG_ERR_PARSE, line,
+			"changetype: change records are not supported (content LDIF only)");
 	if (p->nattrs == 0 && type_is(&l, "control"))
 		return ldif_fail(p, PG_ERR_PARSE, line,
 				 "control: change records are not supported (content LDIF only)");
@@ -409,7 +412,8 @@ static pg_status ldif_run(ldif_parser *p)
 		}
 		if (s[0] == ' ')
 			return ldif_fail(p, PG_ERR_PARSE, line,
-					 "continuation line (starting with a space) with no line to continue");
+					 "continuation line (starting with a space) with no line "
+					 "to continue");
 
 		pg_buf_reset(&p->line);
 		st = pg_buf_append(&p->line, s, n);
@@ -421,8 +425,8 @@ static pg_status ldif_run(ldif_parser *p)
 			st = pg_buf_append(&p->line, s + 1, n - 1);
 		}
 		if (st == PG_ERR_TOO_BIG)
-			return ldif_fail(p, PG_ERR_PARSE, line, "line longer than %zu bytes (limit)",
-					 LDIF_MAX_LINE);
+			return ldif_fail(p, PG_ERR_PARSE, line,
+					 "line longer than %zu bytes (limit)", LDIF_MAX_LINE);
 		if (st != PG_OK)
 			return ldif_fail(p, PG_ERR_NOMEM, line, "out of memory");
 		st = ldif_handle_line(p, line, first);
@@ -436,8 +440,8 @@ static pg_status ldif_run(ldif_parser *p)
 pg_status pg_ldif_parse(pg_arena *a, const char *data, size_t len, pg_ldif **out, char *err,
 			size_t errlen)
 {
-	ldif_parser p = {.a = a, .data = data, .len = len, .lineno = 1, .err = err,
-			 .errlen = errlen};
+	ldif_parser p = {
+		.a = a, .data = data, .len = len, .lineno = 1, .err = err, .errlen = errlen};
 	if (err != NULL && errlen > 0)
 		err[0] = '\0';
 	if (a == NULL || out == NULL || (data == NULL && len > 0))

@@ -15,16 +15,16 @@
 #include "util/arena.h"
 
 typedef struct pg_ldif_attr {
-	const char *name;     /* attribute type as written, without options */
-	const char *options;  /* ";"-joined options ("binary"), or NULL */
+	const char *name;           /* attribute type as written, without options */
+	const char *options;        /* ";"-joined options ("binary"), or NULL */
 	const unsigned char *value; /* NUL-terminated for convenience; may hold NULs */
 	size_t len;
-	unsigned line;        /* line where the attribute starts (1-based) */
+	unsigned line; /* line where the attribute starts (1-based) */
 } pg_ldif_attr;
 
 typedef struct pg_ldif_entry {
 	const char *dn;
-	unsigned line;        /* line of the "dn:" */
+	unsigned line; /* line of the "dn:" */
 	pg_ldif_attr *attrs;
 	size_t nattrs;
 } pg_ldif_entry;

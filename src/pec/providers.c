@@ -37,12 +37,12 @@ typedef struct sha1_slot {
 
 struct pg_providers {
 	atomic_size_t refs;
-	pg_arena *arena;       /* everything below, and the X509s through destructors */
+	pg_arena *arena; /* everything below, and the X509s through destructors */
 	pg_provider *provs;
 	size_t nprovs;
-	sha1_slot *slots;      /* sorted by sha1: bsearch */
+	sha1_slot *slots; /* sorted by sha1: bsearch */
 	size_t nslots;
-	STACK_OF(X509) *certs; /* every certificate, one reference each */
+	STACK_OF(X509) * certs; /* every certificate, one reference each */
 };
 
 /* The state of one load, to keep argument lists short. */
@@ -51,7 +51,7 @@ typedef struct loader {
 	char *err;
 	size_t errlen;
 	pg_providers *p;
-	pg_arena *scratch;          /* freed at the end of the load */
+	pg_arena *scratch;           /* freed at the end of the load */
 	const unsigned **hash_lines; /* per provider: the line of each hash */
 } loader;
 
@@ -326,7 +326,7 @@ static bool sha1_in(const unsigned char (*set)[20], size_t n, const unsigned cha
 
 /* Builds pv from e; *lines_out gets the line of each of pv->hashes. */
 static pg_status provider_build(loader *L, const pg_ldif_entry *e, pg_provider *pv,
-			       const unsigned **lines_out)
+				const unsigned **lines_out)
 {
 	pg_arena *ar = L->p->arena;
 	pg_status st;
@@ -464,12 +464,13 @@ static pg_status index_hashes(loader *L)
 			continue;
 		char hex[60], who[96], other[96];
 		hex_sha1(p->slots[i].sha1, hex);
-		return load_fail(L, p->slots[i].line,
-				 "providerCertificateHash: %s of provider entry '%s' is also listed by "
-				 "'%s' (line %u): ambiguous trust",
-				 hex, display(p->slots[i].prov->name, who, sizeof(who)),
-				 display(p->slots[i - 1].prov->name, other, sizeof(other)),
-				 p->slots[i - 1].line);
+		return load_fail(
+			L, p->slots[i].line,
+			"providerCertificateHash: %s of provider entry '%s' is also listed by "
+			"'%s' (line %u): ambiguous trust",
+			hex, display(p->slots[i].prov->name, who, sizeof(who)),
+			display(p->slots[i - 1].prov->name, other, sizeof(other)),
+			p->slots[i - 1].line);
 	}
 	return PG_OK;
 }
@@ -490,7 +491,8 @@ static pg_status providers_build(loader *L, const pg_ldif *ldif)
 		const pg_ldif_entry *e = &ldif->entries[i];
 		if (!entry_is_provider(e))
 			continue;
-		pg_status st = provider_build(L, e, &p->provs[p->nprovs], &L->hash_lines[p->nprovs]);
+		pg_status st =
+			provider_build(L, e, &p->provs[p->nprovs], &L->hash_lines[p->nprovs]);
 		if (st != PG_OK)
 			return st;
 		p->nprovs++;
@@ -576,7 +578,7 @@ bool pg_provider_manages(const pg_provider *prov, const char *domain)
 	return false;
 }
 
-STACK_OF(X509) *pg_providers_certs(const pg_providers *p)
+STACK_OF(X509) * pg_providers_certs(const pg_providers *p)
 {
 	return p != NULL ? p->certs : NULL;
 }

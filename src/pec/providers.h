@@ -19,18 +19,18 @@
 #include "pecguard.h"
 
 typedef struct pg_provider {
-	const char *name;          /* providerName */
-	const char *unit;          /* providerUnit or NULL */
-	const char *description;   /* description or NULL */
-	const char *mail_receipt;  /* mailReceipt */
-	const char *ldif_url;      /* LDIFLocationURL or NULL */
-	const char **domains;      /* managedDomains, lower-case */
+	const char *name;         /* providerName */
+	const char *unit;         /* providerUnit or NULL */
+	const char *description;  /* description or NULL */
+	const char *mail_receipt; /* mailReceipt */
+	const char *ldif_url;     /* LDIFLocationURL or NULL */
+	const char **domains;     /* managedDomains, lower-case */
 	size_t ndomains;
 	const unsigned char (*hashes)[20]; /* providerCertificateHash values */
 	size_t nhashes;
-	X509 **certs;              /* providerCertificate;binary values */
+	X509 **certs; /* providerCertificate;binary values */
 	size_t ncerts;
-	unsigned line;             /* line of the entry's dn */
+	unsigned line; /* line of the entry's dn */
 } pg_provider;
 
 typedef struct pg_providers pg_providers;
@@ -53,6 +53,6 @@ const pg_provider *pg_providers_find_sha1(const pg_providers *p, const unsigned 
 bool pg_provider_manages(const pg_provider *prov, const char *domain);
 /* Every certificate of the index (borrowed; valid while p is), for finding
  * the signer of a CMS that does not embed its certificate. */
-STACK_OF(X509) *pg_providers_certs(const pg_providers *p);
+STACK_OF(X509) * pg_providers_certs(const pg_providers *p);
 
 #endif

@@ -16,8 +16,8 @@ static int64_t asn1_time_utc(const ASN1_TIME *t)
 	struct tm tm;
 	if (t == NULL || ASN1_TIME_to_tm(t, &tm) != 1)
 		return -1;
-	return pg_time_from_utc(tm.tm_year + 1900, tm.tm_mon + 1, tm.tm_mday, tm.tm_hour,
-				tm.tm_min, tm.tm_sec);
+	return pg_time_from_utc(tm.tm_year + 1900, tm.tm_mon + 1, tm.tm_mday, tm.tm_hour, tm.tm_min,
+				tm.tm_sec);
 }
 
 int64_t pg_x509_not_before(const X509 *x)
@@ -98,7 +98,7 @@ static int64_t signing_time(CMS_SignerInfo *si)
 	return -1;
 }
 
-static bool try_verify(CMS_ContentInfo *cms, STACK_OF(X509) *certs, const unsigned char *c,
+static bool try_verify(CMS_ContentInfo *cms, STACK_OF(X509) * certs, const unsigned char *c,
 		       size_t n)
 {
 	/* A buffering filter on top of the memory BIO: CMS_verify in OpenSSL
@@ -118,9 +118,8 @@ static bool try_verify(CMS_ContentInfo *cms, STACK_OF(X509) *certs, const unsign
 	return ok == 1;
 }
 
-pg_status pg_smime_verify_detached(pg_arena *a, const void *content, size_t clen,
-				   const void *sig, size_t slen, STACK_OF(X509) *extra,
-				   pg_sig_result *out)
+pg_status pg_smime_verify_detached(pg_arena *a, const void *content, size_t clen, const void *sig,
+				   size_t slen, STACK_OF(X509) * extra, pg_sig_result *out)
 {
 	memset(out, 0, sizeof(*out));
 	out->signing_time = -1;
@@ -247,7 +246,8 @@ pg_status pg_smime_verify_detached(pg_arena *a, const void *content, size_t clen
 		if (sig_ok == 1) {
 			out->status = PG_SIG_DIGEST_MISMATCH;
 			snprintf(out->detail, sizeof(out->detail),
-				 "the %s digest of the signed content does not match: content altered",
+				 "the %s digest of the signed content does not match: content "
+				 "altered",
 				 out->digest ? out->digest : "message");
 		} else {
 			out->status = PG_SIG_INVALID;

@@ -28,13 +28,13 @@ typedef enum pg_sig_status {
 
 typedef struct pg_sig_result {
 	pg_sig_status status;
-	X509 *signer;            /* the signer's certificate (freed with the arena), or NULL */
-	unsigned char sha1[20];  /* SHA-1 of the signer certificate's DER, if signer */
-	int64_t signing_time;    /* CMS signingTime attribute, or -1 */
-	const char *digest;      /* digest algorithm short name ("SHA256"), or NULL */
-	const char *form;        /* bytes that verified: "crlf" (canonical) or "binary" */
-	size_t nbytes;           /* length of the verified bytes */
-	char detail[256];        /* what went wrong, for reasons */
+	X509 *signer;           /* the signer's certificate (freed with the arena), or NULL */
+	unsigned char sha1[20]; /* SHA-1 of the signer certificate's DER, if signer */
+	int64_t signing_time;   /* CMS signingTime attribute, or -1 */
+	const char *digest;     /* digest algorithm short name ("SHA256"), or NULL */
+	const char *form;       /* bytes that verified: "crlf" (canonical) or "binary" */
+	size_t nbytes;          /* length of the verified bytes */
+	char detail[256];       /* what went wrong, for reasons */
 } pg_sig_result;
 
 /* Verifies the DER signature sig over content.  The content is tried in its
@@ -42,9 +42,8 @@ typedef struct pg_sig_result {
  * it is.  extra holds certificates to search for the signer when the CMS
  * does not embed it (the index's).  Returns PG_OK with the outcome in *out,
  * or PG_ERR_NOMEM. */
-pg_status pg_smime_verify_detached(pg_arena *a, const void *content, size_t clen,
-				   const void *sig, size_t slen, STACK_OF(X509) *extra,
-				   pg_sig_result *out) PG_WUR;
+pg_status pg_smime_verify_detached(pg_arena *a, const void *content, size_t clen, const void *sig,
+				   size_t slen, STACK_OF(X509) * extra, pg_sig_result *out) PG_WUR;
 
 /* Validity of a certificate as UTC seconds; -1 on failure. */
 int64_t pg_x509_not_before(const X509 *x);

@@ -43,14 +43,14 @@ typedef struct pg_symset {
 } pg_symset;
 
 typedef struct pg_actx {
-	pg_arena *arena;                /* the scan's: free with the scan */
-	const pg_msg *msg;              /* the content: postacert.eml for valid PEC, else top */
-	const pg_msg *top;              /* the message as received */
-	const pg_classification *cls;   /* the PEC classification */
-	const pg_config *cfg;           /* configuration snapshot of this scan */
-	pg_store *store;                /* shared state, or NULL when none is configured */
-	int64_t now;                    /* scan time (UTC seconds) */
-	pg_symset *syms;                /* where pg_sym adds */
+	pg_arena *arena;              /* the scan's: free with the scan */
+	const pg_msg *msg;            /* the content: postacert.eml for valid PEC, else top */
+	const pg_msg *top;            /* the message as received */
+	const pg_classification *cls; /* the PEC classification */
+	const pg_config *cfg;         /* configuration snapshot of this scan */
+	pg_store *store;              /* shared state, or NULL when none is configured */
+	int64_t now;                  /* scan time (UTC seconds) */
+	pg_symset *syms;              /* where pg_sym adds */
 } pg_actx;
 
 typedef struct pg_analyser {

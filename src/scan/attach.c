@@ -31,7 +31,7 @@
 typedef enum kind {
 	K_UNKNOWN = 0, /* binary nobody recognised */
 	K_EMPTY,
-	K_OTHER,       /* libmagic named it; nothing here acts on it */
+	K_OTHER, /* libmagic named it; nothing here acts on it */
 	K_TEXT,
 	K_HTML,
 	K_XML,
@@ -49,7 +49,7 @@ typedef enum kind {
 	K_BZIP2,
 	K_XZ,
 	K_ZSTD,
-	K_ARCHIVE,     /* another archive libmagic knows (arj, lha, cpio...) */
+	K_ARCHIVE, /* another archive libmagic knows (arj, lha, cpio...) */
 	K_ISO,
 	K_UDF,
 	K_VHD,
@@ -62,9 +62,9 @@ typedef enum kind {
 } kind;
 
 enum {
-	KF_DANGER = 1,  /* a harmless-looking name must not hide it */
-	KF_WALK = 2,    /* libarchive may open it */
-	KF_STREAM = 4,  /* a single compressed stream (raw format when not tar) */
+	KF_DANGER = 1, /* a harmless-looking name must not hide it */
+	KF_WALK = 2,   /* libarchive may open it */
+	KF_STREAM = 4, /* a single compressed stream (raw format when not tar) */
 	KF_EXEC = 8,
 	KF_DISK = 16,
 	KF_ARCHIVE = 32,
@@ -156,8 +156,8 @@ static kind text_kind(const unsigned char *d, size_t n)
 		i = 3;
 	while (i < m && (d[i] == ' ' || d[i] == '\t' || d[i] == '\r' || d[i] == '\n'))
 		i++;
-	static const char *const html[] = {"<html", "<!doctype html", "<script", "<iframe",
-					   "<body", "<head>", "<meta http-equiv", "<svg"};
+	static const char *const html[] = {"<html", "<!doctype html", "<script",          "<iframe",
+					   "<body", "<head>",         "<meta http-equiv", "<svg"};
 	for (const unsigned char *p = d + i; p < d + m;) {
 		const unsigned char *lt = memchr(p, '<', (size_t)(d + m - p));
 		if (lt == NULL)
@@ -198,7 +198,11 @@ static bool looks_cms(const unsigned char *d, size_t n)
  * damaged files, database-dependent) only names what is left. */
 static sniffed sniff_bytes(const unsigned char *d, size_t n)
 {
-#define R(kk, mm) return (sniffed){.k = (kk), .mime = (mm)}
+#define R(kk, mm)                                                                                  \
+	return (sniffed)                                                                           \
+	{                                                                                          \
+		.k = (kk), .mime = (mm)                                                            \
+	}
 	if (n == 0)
 		R(K_EMPTY, "application/x-empty");
 	/* ISO 9660 / UDF volume descriptors follow 32 KiB of system area,
@@ -215,7 +219,10 @@ static sniffed sniff_bytes(const unsigned char *d, size_t n)
 		R(K_LNK, "application/x-ms-shortcut");
 	if (looks_pe(d, n))
 		R(K_PE, "application/x-dosexec");
-	if (at(d, n, 0, "\x7f" "ELF", 4))
+	if (at(d, n, 0,
+	       "\x7f"
+	       "ELF",
+	       4))
 		R(K_ELF, "application/x-executable");
 	if (at(d, n, 0, "\xfe\xed\xfa\xce", 4) || at(d, n, 0, "\xfe\xed\xfa\xcf", 4) ||
 	    at(d, n, 0, "\xce\xfa\xed\xfe", 4) || at(d, n, 0, "\xcf\xfa\xed\xfe", 4))
@@ -237,7 +244,10 @@ static sniffed sniff_bytes(const unsigned char *d, size_t n)
 		R(K_GZIP, "application/gzip");
 	if (at(d, n, 0, "BZh", 3) && n >= 4 && d[3] >= '1' && d[3] <= '9')
 		R(K_BZIP2, "application/x-bzip2");
-	if (at(d, n, 0, "\xfd" "7zXZ\0", 6))
+	if (at(d, n, 0,
+	       "\xfd"
+	       "7zXZ\0",
+	       6))
 		R(K_XZ, "application/x-xz");
 	if (at(d, n, 0, "\x28\xb5\x2f\xfd", 4))
 		R(K_ZSTD, "application/zstd");
@@ -342,7 +352,17 @@ static kind mime_kind(const char *mime)
 
 enum xclass { X_NONE = 0, X_EXEC, X_SCRIPT, X_SHORTCUT, X_DISK, X_ARCHIVE, X_DOC };
 enum claim {
-	C_NONE = 0, C_PDF, C_OFFICE, C_OOXML, C_ODF, C_XML, C_CMS, C_IMAGE, C_TEXT, C_MEDIA, C_EML
+	C_NONE = 0,
+	C_PDF,
+	C_OFFICE,
+	C_OOXML,
+	C_ODF,
+	C_XML,
+	C_CMS,
+	C_IMAGE,
+	C_TEXT,
+	C_MEDIA,
+	C_EML
 };
 
 static const struct ext_def {
@@ -351,47 +371,121 @@ static const struct ext_def {
 	unsigned char claim;
 } ext_table[] = {
 	/* what Windows runs on a double click */
-	{"exe", X_EXEC, 0}, {"scr", X_EXEC, 0}, {"com", X_EXEC, 0}, {"pif", X_EXEC, 0},
-	{"msi", X_EXEC, 0}, {"msp", X_EXEC, 0}, {"dll", X_EXEC, 0}, {"cpl", X_EXEC, 0},
-	{"jar", X_EXEC, 0}, {"xll", X_EXEC, 0},
+	{"exe", X_EXEC, 0},
+	{"scr", X_EXEC, 0},
+	{"com", X_EXEC, 0},
+	{"pif", X_EXEC, 0},
+	{"msi", X_EXEC, 0},
+	{"msp", X_EXEC, 0},
+	{"dll", X_EXEC, 0},
+	{"cpl", X_EXEC, 0},
+	{"jar", X_EXEC, 0},
+	{"xll", X_EXEC, 0},
 	/* what Windows Script Host, mshta, PowerShell or cmd run */
-	{"js", X_SCRIPT, 0}, {"jse", X_SCRIPT, 0}, {"vbs", X_SCRIPT, 0}, {"vbe", X_SCRIPT, 0},
-	{"wsf", X_SCRIPT, 0}, {"wsh", X_SCRIPT, 0}, {"wsc", X_SCRIPT, 0}, {"hta", X_SCRIPT, 0},
-	{"ps1", X_SCRIPT, 0}, {"psm1", X_SCRIPT, 0}, {"bat", X_SCRIPT, 0}, {"cmd", X_SCRIPT, 0},
+	{"js", X_SCRIPT, 0},
+	{"jse", X_SCRIPT, 0},
+	{"vbs", X_SCRIPT, 0},
+	{"vbe", X_SCRIPT, 0},
+	{"wsf", X_SCRIPT, 0},
+	{"wsh", X_SCRIPT, 0},
+	{"wsc", X_SCRIPT, 0},
+	{"hta", X_SCRIPT, 0},
+	{"ps1", X_SCRIPT, 0},
+	{"psm1", X_SCRIPT, 0},
+	{"bat", X_SCRIPT, 0},
+	{"cmd", X_SCRIPT, 0},
 	{"sct", X_SCRIPT, 0},
 	{"lnk", X_SHORTCUT, 0},
 	/* mounted by a double click since Windows 8: contents escape Mark-of-the-Web */
-	{"iso", X_DISK, 0}, {"img", X_DISK, 0}, {"vhd", X_DISK, 0}, {"vhdx", X_DISK, 0},
-	{"zip", X_ARCHIVE, 0}, {"rar", X_ARCHIVE, 0}, {"7z", X_ARCHIVE, 0}, {"tar", X_ARCHIVE, 0},
-	{"gz", X_ARCHIVE, 0}, {"tgz", X_ARCHIVE, 0}, {"bz2", X_ARCHIVE, 0}, {"tbz", X_ARCHIVE, 0},
-	{"tbz2", X_ARCHIVE, 0}, {"xz", X_ARCHIVE, 0}, {"txz", X_ARCHIVE, 0}, {"zst", X_ARCHIVE, 0},
-	{"z", X_ARCHIVE, 0}, {"lz", X_ARCHIVE, 0}, {"lzh", X_ARCHIVE, 0}, {"lha", X_ARCHIVE, 0},
-	{"arj", X_ARCHIVE, 0}, {"cab", X_ARCHIVE, 0}, {"ace", X_ARCHIVE, 0}, {"cpio", X_ARCHIVE, 0},
+	{"iso", X_DISK, 0},
+	{"img", X_DISK, 0},
+	{"vhd", X_DISK, 0},
+	{"vhdx", X_DISK, 0},
+	{"zip", X_ARCHIVE, 0},
+	{"rar", X_ARCHIVE, 0},
+	{"7z", X_ARCHIVE, 0},
+	{"tar", X_ARCHIVE, 0},
+	{"gz", X_ARCHIVE, 0},
+	{"tgz", X_ARCHIVE, 0},
+	{"bz2", X_ARCHIVE, 0},
+	{"tbz", X_ARCHIVE, 0},
+	{"tbz2", X_ARCHIVE, 0},
+	{"xz", X_ARCHIVE, 0},
+	{"txz", X_ARCHIVE, 0},
+	{"zst", X_ARCHIVE, 0},
+	{"z", X_ARCHIVE, 0},
+	{"lz", X_ARCHIVE, 0},
+	{"lzh", X_ARCHIVE, 0},
+	{"lha", X_ARCHIVE, 0},
+	{"arj", X_ARCHIVE, 0},
+	{"cab", X_ARCHIVE, 0},
+	{"ace", X_ARCHIVE, 0},
+	{"cpio", X_ARCHIVE, 0},
 	/* documents: what a harmless-looking name claims */
 	{"pdf", X_DOC, C_PDF},
-	{"doc", X_DOC, C_OFFICE}, {"dot", X_DOC, C_OFFICE}, {"xls", X_DOC, C_OFFICE},
-	{"xlt", X_DOC, C_OFFICE}, {"xla", X_DOC, C_OFFICE}, {"ppt", X_DOC, C_OFFICE},
-	{"pps", X_DOC, C_OFFICE}, {"pot", X_DOC, C_OFFICE}, {"msg", X_DOC, C_OFFICE},
-	{"pub", X_DOC, C_OFFICE}, {"vsd", X_DOC, C_OFFICE}, {"rtf", X_DOC, C_OFFICE},
-	{"docx", X_DOC, C_OOXML}, {"dotx", X_DOC, C_OOXML}, {"docm", X_DOC, C_OOXML},
-	{"dotm", X_DOC, C_OOXML}, {"xlsx", X_DOC, C_OOXML}, {"xltx", X_DOC, C_OOXML},
-	{"xlsm", X_DOC, C_OOXML}, {"xltm", X_DOC, C_OOXML}, {"xlsb", X_DOC, C_OOXML},
-	{"xlam", X_DOC, C_OOXML}, {"pptx", X_DOC, C_OOXML}, {"ppsx", X_DOC, C_OOXML},
-	{"potx", X_DOC, C_OOXML}, {"pptm", X_DOC, C_OOXML}, {"ppsm", X_DOC, C_OOXML},
-	{"odt", X_DOC, C_ODF}, {"ods", X_DOC, C_ODF}, {"odp", X_DOC, C_ODF}, {"odg", X_DOC, C_ODF},
-	{"xml", X_DOC, C_XML}, {"xsd", X_DOC, C_XML}, {"xsl", X_DOC, C_XML},
-	{"p7m", X_DOC, C_CMS}, {"p7s", X_DOC, C_CMS}, {"p7c", X_DOC, C_CMS}, {"p7b", X_DOC, C_CMS},
-	{"jpg", X_DOC, C_IMAGE}, {"jpeg", X_DOC, C_IMAGE}, {"jpe", X_DOC, C_IMAGE},
-	{"png", X_DOC, C_IMAGE}, {"gif", X_DOC, C_IMAGE}, {"bmp", X_DOC, C_IMAGE},
-	{"tif", X_DOC, C_IMAGE}, {"tiff", X_DOC, C_IMAGE}, {"webp", X_DOC, C_IMAGE},
+	{"doc", X_DOC, C_OFFICE},
+	{"dot", X_DOC, C_OFFICE},
+	{"xls", X_DOC, C_OFFICE},
+	{"xlt", X_DOC, C_OFFICE},
+	{"xla", X_DOC, C_OFFICE},
+	{"ppt", X_DOC, C_OFFICE},
+	{"pps", X_DOC, C_OFFICE},
+	{"pot", X_DOC, C_OFFICE},
+	{"msg", X_DOC, C_OFFICE},
+	{"pub", X_DOC, C_OFFICE},
+	{"vsd", X_DOC, C_OFFICE},
+	{"rtf", X_DOC, C_OFFICE},
+	{"docx", X_DOC, C_OOXML},
+	{"dotx", X_DOC, C_OOXML},
+	{"docm", X_DOC, C_OOXML},
+	{"dotm", X_DOC, C_OOXML},
+	{"xlsx", X_DOC, C_OOXML},
+	{"xltx", X_DOC, C_OOXML},
+	{"xlsm", X_DOC, C_OOXML},
+	{"xltm", X_DOC, C_OOXML},
+	{"xlsb", X_DOC, C_OOXML},
+	{"xlam", X_DOC, C_OOXML},
+	{"pptx", X_DOC, C_OOXML},
+	{"ppsx", X_DOC, C_OOXML},
+	{"potx", X_DOC, C_OOXML},
+	{"pptm", X_DOC, C_OOXML},
+	{"ppsm", X_DOC, C_OOXML},
+	{"odt", X_DOC, C_ODF},
+	{"ods", X_DOC, C_ODF},
+	{"odp", X_DOC, C_ODF},
+	{"odg", X_DOC, C_ODF},
+	{"xml", X_DOC, C_XML},
+	{"xsd", X_DOC, C_XML},
+	{"xsl", X_DOC, C_XML},
+	{"p7m", X_DOC, C_CMS},
+	{"p7s", X_DOC, C_CMS},
+	{"p7c", X_DOC, C_CMS},
+	{"p7b", X_DOC, C_CMS},
+	{"jpg", X_DOC, C_IMAGE},
+	{"jpeg", X_DOC, C_IMAGE},
+	{"jpe", X_DOC, C_IMAGE},
+	{"png", X_DOC, C_IMAGE},
+	{"gif", X_DOC, C_IMAGE},
+	{"bmp", X_DOC, C_IMAGE},
+	{"tif", X_DOC, C_IMAGE},
+	{"tiff", X_DOC, C_IMAGE},
+	{"webp", X_DOC, C_IMAGE},
 	{"heic", X_DOC, C_IMAGE},
-	{"txt", X_DOC, C_TEXT}, {"csv", X_DOC, C_TEXT}, {"tsv", X_DOC, C_TEXT},
-	{"log", X_DOC, C_TEXT}, {"json", X_DOC, C_TEXT},
-	{"mp3", X_DOC, C_MEDIA}, {"mp4", X_DOC, C_MEDIA}, {"wav", X_DOC, C_MEDIA},
-	{"avi", X_DOC, C_MEDIA}, {"mov", X_DOC, C_MEDIA}, {"m4a", X_DOC, C_MEDIA},
+	{"txt", X_DOC, C_TEXT},
+	{"csv", X_DOC, C_TEXT},
+	{"tsv", X_DOC, C_TEXT},
+	{"log", X_DOC, C_TEXT},
+	{"json", X_DOC, C_TEXT},
+	{"mp3", X_DOC, C_MEDIA},
+	{"mp4", X_DOC, C_MEDIA},
+	{"wav", X_DOC, C_MEDIA},
+	{"avi", X_DOC, C_MEDIA},
+	{"mov", X_DOC, C_MEDIA},
+	{"m4a", X_DOC, C_MEDIA},
 	{"eml", X_DOC, C_EML},
 	/* decoys only: an HTML attachment is no lie about its type */
-	{"htm", X_DOC, C_NONE}, {"html", X_DOC, C_NONE},
+	{"htm", X_DOC, C_NONE},
+	{"html", X_DOC, C_NONE},
 };
 
 static const struct ext_def *ext_find(const char *ext)
@@ -410,11 +504,11 @@ static bool class_risky(int c)
 }
 
 typedef struct name_info {
-	char ext[16];   /* final extension, lower case ASCII, or "" */
-	char inner[16]; /* the one before it, or "" */
+	char ext[16];                   /* final extension, lower case ASCII, or "" */
+	char inner[16];                 /* the one before it, or "" */
 	const struct ext_def *ed, *ied; /* their entries in ext_table, or NULL */
-	bool bidi;      /* a bidirectional control character was in the name */
-	bool padded;    /* blanks before the final dot push it out of view */
+	bool bidi;                      /* a bidirectional control character was in the name */
+	bool padded;                    /* blanks before the final dot push it out of view */
 } name_info;
 
 /* Length of an invisible or bidirectional formatting character (UTF-8) at
@@ -558,9 +652,9 @@ static size_t safe_append(char *out, size_t cap, size_t len, const char *s, size
 			adv = 1;
 		} else {
 			size_t sl = c >= 0xf0 && c <= 0xf4   ? 4
-				    : c >= 0xe0                ? 3
+				    : c >= 0xe0              ? 3
 				    : c >= 0xc2 && c <= 0xdf ? 2
-							       : 0;
+							     : 0;
 			bool ok = sl > 0 && sl <= n - i && c < 0xf5;
 			for (size_t k = 1; ok && k < sl; k++)
 				ok = (u[i + k] & 0xc0) == 0x80;
@@ -609,10 +703,10 @@ typedef struct magic_pool {
 	pthread_cond_t cv;
 	magic_t idle[MAGIC_POOL_CEILING];
 	size_t nidle;
-	size_t total;  /* loaded, idle or lent */
+	size_t total; /* loaded, idle or lent */
 	size_t max;
-	size_t bytes;  /* libmagic looks at no more than this */
-	char *db;      /* NULL: the system database */
+	size_t bytes; /* libmagic looks at no more than this */
+	char *db;     /* NULL: the system database */
 } magic_pool;
 
 static magic_t pool_load(const magic_pool *p, char *err, size_t errlen)
@@ -708,19 +802,28 @@ enum sym {
 };
 
 static const char *const sym_names[S_COUNT] = {
-	"ATTACH_EXECUTABLE",  "ATTACH_SCRIPT",     "ATTACH_SHORTCUT",
-	"ATTACH_DISK_IMAGE",  "ARCHIVE_EXECUTABLE", "ARCHIVE_SCRIPT",
-	"ARCHIVE_SHORTCUT",   "ARCHIVE_DISK_IMAGE", "DOUBLE_EXTENSION",
-	"TYPE_MISMATCH",      "OFFICE_MACRO",       "ENCRYPTED_ARCHIVE",
-	"ENCRYPTED_ARCHIVE_PASSWORD_IN_BODY", "ARCHIVE_LIMIT",
+	"ATTACH_EXECUTABLE",
+	"ATTACH_SCRIPT",
+	"ATTACH_SHORTCUT",
+	"ATTACH_DISK_IMAGE",
+	"ARCHIVE_EXECUTABLE",
+	"ARCHIVE_SCRIPT",
+	"ARCHIVE_SHORTCUT",
+	"ARCHIVE_DISK_IMAGE",
+	"DOUBLE_EXTENSION",
+	"TYPE_MISMATCH",
+	"OFFICE_MACRO",
+	"ENCRYPTED_ARCHIVE",
+	"ENCRYPTED_ARCHIVE_PASSWORD_IN_BODY",
+	"ARCHIVE_LIMIT",
 };
 
 /* Details joined per symbol: enough to name the culprits, bounded so that
  * an archive of 500 scripts does not make a 30 KiB header. */
-#define DETAILS_MAX 6
-#define PATH_CAP 1024
-#define NAME_CAP 240   /* one path component */
-#define HEAD_BYTES (64u << 10)
+#define DETAILS_MAX   6
+#define PATH_CAP      1024
+#define NAME_CAP      240 /* one path component */
+#define HEAD_BYTES    (64u << 10)
 #define PASSWORDS_MAX 8
 
 /* Findings by name about the members of one archive, held until the walk
@@ -745,18 +848,18 @@ typedef struct walk {
 	size_t member_cap;
 	pg_attach_member_fn fn;
 	void *ctx;
-	bool stop;              /* fn asked to stop, or out of memory */
-	bool limited;           /* a bound cut the walk short */
+	bool stop;    /* fn asked to stop, or out of memory */
+	bool limited; /* a bound cut the walk short */
 	pg_status err;
 	unsigned details[S_COUNT];
 	/* passwords given by the text of the message (analyser only) */
 	bool pw_done;
-	bool pw_use;            /* hand them to libarchive (attach.body_passwords) */
+	bool pw_use; /* hand them to libarchive (attach.body_passwords) */
 	const char *pw[PASSWORDS_MAX];
 	size_t npw;
 	const char *encrypted_path; /* the first encrypted archive seen */
 	bool encrypted_opened;      /* one of its entries was read with a body password */
-	pending *pend;          /* of the archive being walked, or NULL */
+	pending *pend;              /* of the archive being walked, or NULL */
 	char path[PATH_CAP];
 	size_t plen;
 } walk;
@@ -767,8 +870,7 @@ static void walk_nomem(walk *w)
 	w->stop = true;
 }
 
-static void emit(walk *w, enum sym s, const char *fmt, ...)
-	__attribute__((format(printf, 3, 4)));
+static void emit(walk *w, enum sym s, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
 
 static void emit(walk *w, enum sym s, const char *fmt, ...)
 {
@@ -926,24 +1028,24 @@ static void member_read(walk *w, member *m, size_t upto)
 /* ---- archives ------------------------------------------------------------------ */
 
 typedef struct arc_info {
-	bool listed;     /* at least one entry */
+	bool listed; /* at least one entry */
 	bool damaged;
-	bool ooxml;      /* [Content_Types].xml at the root */
-	bool odf;        /* mimetype at the root */
+	bool ooxml; /* [Content_Types].xml at the root */
+	bool odf;   /* mimetype at the root */
 	unsigned nencrypted;
 	bool encrypted_headers;
-	bool decrypted;  /* an encrypted entry was read */
+	bool decrypted;       /* an encrypted entry was read */
 	char macro[NAME_CAP]; /* an OOXML part that holds macros, or "" */
 } arc_info;
 
 typedef struct object {
-	const char *name;   /* file name as given, or NULL */
-	const char *ctype;  /* declared Content-Type (attachments only) */
+	const char *name;  /* file name as given, or NULL */
+	const char *ctype; /* declared Content-Type (attachments only) */
 	const unsigned char *data;
 	size_t len;
-	bool partial;       /* data is a prefix: member that may be read further */
-	unsigned level;     /* 0: an attachment; n: a member at archive nesting n */
-	member *mem;        /* the member to read further, or NULL */
+	bool partial;   /* data is a prefix: member that may be read further */
+	unsigned level; /* 0: an attachment; n: a member at archive nesting n */
+	member *mem;    /* the member to read further, or NULL */
 } object;
 
 static void object_check(walk *w, object *o);
@@ -956,9 +1058,9 @@ static void object_check(walk *w, object *o);
 static struct archive *reader_new(const walk *w, bool raw)
 {
 	static int (*const filters[])(struct archive *) = {
-		archive_read_support_filter_gzip,  archive_read_support_filter_bzip2,
-		archive_read_support_filter_xz,    archive_read_support_filter_lzma,
-		archive_read_support_filter_zstd,  archive_read_support_filter_lz4,
+		archive_read_support_filter_gzip,     archive_read_support_filter_bzip2,
+		archive_read_support_filter_xz,       archive_read_support_filter_lzma,
+		archive_read_support_filter_zstd,     archive_read_support_filter_lz4,
 		archive_read_support_filter_compress,
 	};
 	const size_t nf = sizeof(filters) / sizeof(filters[0]);
@@ -1142,7 +1244,7 @@ static void archive_walk_mem(walk *w, const unsigned char *data, size_t len, kin
 			info->odf = true;
 		/* Macros of an OOXML package: the VBA project, Excel 4.0 sheets. */
 		if (info->macro[0] == '\0' && (ends_with_ci(name, "vbaProject.bin") ||
-						pg_startswith_ci(name, "xl/macrosheets/")))
+					       pg_startswith_ci(name, "xl/macrosheets/")))
 			safe_append(info->macro, sizeof(info->macro), 0, name, strlen(name));
 		/* Skipping costs nothing in a seekable zip, an ISO image or an
 		 * uncompressed tar; elsewhere libarchive decompresses what it
@@ -1176,8 +1278,11 @@ static void archive_walk_mem(walk *w, const unsigned char *data, size_t len, kin
 				object_check(w, &o);
 		} else if (enc && w->fn == NULL) {
 			/* unreadable without the password: its name still tells */
-			object o = {.name = name, .data = (const unsigned char *)"", .len = 0,
-				    .partial = true, .level = level};
+			object o = {.name = name,
+				    .data = (const unsigned char *)"",
+				    .len = 0,
+				    .partial = true,
+				    .level = level};
 			object_check(w, &o);
 		}
 		const char *stop = NULL;
@@ -1352,9 +1457,17 @@ static bool claim_allows(int claim, kind k, const arc_info *ai)
 }
 
 static const char *const claim_names[] = {
-	[C_NONE] = "", [C_PDF] = "PDF", [C_OFFICE] = "Office", [C_OOXML] = "Office Open XML",
-	[C_ODF] = "OpenDocument", [C_XML] = "XML", [C_CMS] = "signed (CMS)", [C_IMAGE] = "image",
-	[C_TEXT] = "text", [C_MEDIA] = "audio/video", [C_EML] = "message",
+	[C_NONE] = "",
+	[C_PDF] = "PDF",
+	[C_OFFICE] = "Office",
+	[C_OOXML] = "Office Open XML",
+	[C_ODF] = "OpenDocument",
+	[C_XML] = "XML",
+	[C_CMS] = "signed (CMS)",
+	[C_IMAGE] = "image",
+	[C_TEXT] = "text",
+	[C_MEDIA] = "audio/video",
+	[C_EML] = "message",
 };
 
 /* ---- passwords in the text ------------------------------------------------------ */
@@ -1385,10 +1498,11 @@ static size_t sep_word(const unsigned char *s, size_t n)
 }
 
 static const char *const pw_stop[] = {
-	"il", "la", "lo", "le", "per", "del", "della", "che", "non", "sono", "sarà", "sara",
-	"the", "your", "you", "is", "are", "will", "be", "sent", "inviata", "riportata",
-	"seguente", "below", "sotto", "qui", "here", "dimenticata", "dimenticato", "forgotten",
-	"scaduta", "expired", "reset", "nuova", "new", "temporanea", "required", "richiesta",
+	"il",    "la",    "lo",   "le",          "per",         "del",       "della",    "che",
+	"non",   "sono",  "sarà", "sara",        "the",         "your",      "you",      "is",
+	"are",   "will",  "be",   "sent",        "inviata",     "riportata", "seguente", "below",
+	"sotto", "qui",   "here", "dimenticata", "dimenticato", "forgotten", "scaduta",  "expired",
+	"reset", "nuova", "new",  "temporanea",  "required",    "richiesta",
 };
 
 /* The value after a keyword at t[p]; stored in the walk. */
@@ -1400,7 +1514,7 @@ static void pw_take(walk *w, const unsigned char *t, size_t n, size_t p, bool ne
 	while (j < lim) {
 		bool word_start = j == p || t[j - 1] == ' ' || t[j - 1] == '\t';
 		size_t sl = (t[j] == ':' || t[j] == '=') ? 1
-			    : word_start		 ? sep_word(t + j, n - j)
+			    : word_start                 ? sep_word(t + j, n - j)
 							 : 0;
 		if (sl) {
 			sep = true;
@@ -1794,7 +1908,7 @@ pg_status pg_attach_each_member(const unsigned char *data, size_t len, unsigned 
 	walk *w = calloc(1, sizeof(*w));
 	if (w == NULL)
 		return PG_ERR_NOMEM;
-	w->max_depth = max_depth == 0			     ? PG_ATTACH_MAX_DEPTH
+	w->max_depth = max_depth == 0                        ? PG_ATTACH_MAX_DEPTH
 		       : max_depth > PG_ATTACH_DEPTH_CEILING ? PG_ATTACH_DEPTH_CEILING
 							     : max_depth;
 	w->entries_left = PG_ATTACH_MAX_ENTRIES;

@@ -24,11 +24,11 @@ extern const pg_analyser pg_analyser_attach;
 
 /* Bounds of pg_attach_each_member() (the analyser's are configurable,
  * with these defaults: attach.* in etc/pecguard.d/attach.conf). */
-#define PG_ATTACH_MAX_DEPTH 3               /* archive levels opened by default */
+#define PG_ATTACH_MAX_DEPTH     3           /* archive levels opened by default */
 #define PG_ATTACH_DEPTH_CEILING 8           /* max_depth is clamped to this */
-#define PG_ATTACH_MAX_ENTRIES 500           /* entries looked at in all */
-#define PG_ATTACH_MAX_BYTES (32u << 20)     /* bytes decompressed in all */
-#define PG_ATTACH_MEMBER_CAP (16u << 20)    /* bytes of one member */
+#define PG_ATTACH_MAX_ENTRIES   500         /* entries looked at in all */
+#define PG_ATTACH_MAX_BYTES     (32u << 20) /* bytes decompressed in all */
+#define PG_ATTACH_MEMBER_CAP    (16u << 20) /* bytes of one member */
 
 /* Called once per regular member (directories, links and devices are not
  * handed).  path names it from the archive given, nested archives joined by

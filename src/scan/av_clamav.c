@@ -50,8 +50,8 @@ typedef struct clamav_engine {
 typedef struct clamav_av {
 	pthread_mutex_t lock; /* guards cur (held only to swap or take a reference) */
 	pthread_mutex_t
-	    reload_lock;    /* one reload at a time: two compiles at once only double the memory */
-	clamav_engine *cur; /* never NULL while open */
+		reload_lock; /* one reload at a time: two compiles at once only double the memory */
+	clamav_engine *cur;  /* never NULL while open */
 	char *db_dir;
 	pg_av_limits lim;
 	struct cl_scan_options opts;
@@ -118,53 +118,53 @@ static pg_status engine_set_limits(struct cl_engine *cl, const pg_av_limits *lim
 		const char *what;
 		long long value;
 	} set[] = {
-	    /* The caller's limits (pg_av_limits; defaults in av.h). With
-	     * CL_SCAN_HEURISTIC_EXCEEDS_MAX hitting any of these four
-	     * is reported, and becomes PG_AV_ERROR. */
-	    {CL_ENGINE_MAX_SCANSIZE, "max scan size", (long long)lim->max_scan_size},
-	    {CL_ENGINE_MAX_FILESIZE, "max file size", (long long)lim->max_file_size},
-	    {CL_ENGINE_MAX_RECURSION, "max recursion", (long long)lim->max_recursion},
-	    {CL_ENGINE_MAX_FILES, "max files", (long long)lim->max_files},
-	    /* Wall-clock cap on one scan: 60 s, half of clamd's default
-	     * (MaxScanTime 120000).  A mail filter must answer within the
-	     * MTA's milter timeout (Postfix milter_content_timeout is
-	     * 300 s) and a message may take several scans.  Hitting it is
-	     * CL_ETIMEOUT or Heuristics.Limits.Exceeded.MaxScanTime: an
-	     * error either way. */
-	    {CL_ENGINE_MAX_SCANTIME, "max scan time", 60000},
-	    /* The sizes below bound extra analyses of one object (its raw
-	     * bytes are always matched); values are clamd's defaults
-	     * (clamd.conf(5)), which the official signatures are tuned
-	     * for. */
-	    /* Largest file searched for PEs embedded in it: 40 MiB. */
-	    {CL_ENGINE_MAX_EMBEDDEDPE, "max embedded PE", 40LL << 20},
-	    /* Largest HTML file normalised (entity/script decoding): 40 MiB. */
-	    {CL_ENGINE_MAX_HTMLNORMALIZE, "max HTML normalize", 40LL << 20},
-	    /* Largest normalised HTML scanned again as tag-less text: 8 MiB. */
-	    {CL_ENGINE_MAX_HTMLNOTAGS, "max HTML no tags", 8LL << 20},
-	    /* Largest script normalised (JS/VBS): 20 MiB. */
-	    {CL_ENGINE_MAX_SCRIPTNORMALIZE, "max script normalize", 20LL << 20},
-	    /* Largest zip whose members are type-recognised again: 1 MiB. */
-	    {CL_ENGINE_MAX_ZIPTYPERCG, "max zip type recognition", 1LL << 20},
-	    /* Partitions of a disk image scanned: 50. */
-	    {CL_ENGINE_MAX_PARTITIONS, "max partitions", 50},
-	    /* Icons of one PE compared with icon signatures: 100. */
-	    {CL_ENGINE_MAX_ICONSPE, "max PE icons", 100},
-	    /* Recursion of the HWP3 (Hangul) parser: 16. */
-	    {CL_ENGINE_MAX_RECHWP3, "max HWP3 recursion", 16},
-	    /* PCRE sub-signatures: calls to the matcher (100000) and its
-	     * recursion (2000) per match, clamd's defaults, so that a
-	     * crafted input cannot make a regex run for minutes... */
-	    {CL_ENGINE_PCRE_MATCH_LIMIT, "PCRE match limit", 100000},
-	    {CL_ENGINE_PCRE_RECMATCH_LIMIT, "PCRE recursion limit", 2000},
-	    /* ...and no file that we scan at all skips them: the same cap
-	     * as max_file_size. */
-	    {CL_ENGINE_PCRE_MAX_FILESIZE, "PCRE max file size", (long long)lim->max_file_size},
-	    /* Bytecode signatures only when signed by Talos (the default,
-	     * said explicitly), each run capped at 10 s (clamd's
-	     * BytecodeTimeout default; libclamav's own is 60 s). */
-	    {CL_ENGINE_BYTECODE_SECURITY, "bytecode security", CL_BYTECODE_TRUST_SIGNED},
-	    {CL_ENGINE_BYTECODE_TIMEOUT, "bytecode timeout", 10000},
+		/* The caller's limits (pg_av_limits; defaults in av.h). With
+		 * CL_SCAN_HEURISTIC_EXCEEDS_MAX hitting any of these four
+		 * is reported, and becomes PG_AV_ERROR. */
+		{CL_ENGINE_MAX_SCANSIZE, "max scan size", (long long)lim->max_scan_size},
+		{CL_ENGINE_MAX_FILESIZE, "max file size", (long long)lim->max_file_size},
+		{CL_ENGINE_MAX_RECURSION, "max recursion", (long long)lim->max_recursion},
+		{CL_ENGINE_MAX_FILES, "max files", (long long)lim->max_files},
+		/* Wall-clock cap on one scan: 60 s, half of clamd's default
+		 * (MaxScanTime 120000).  A mail filter must answer within the
+		 * MTA's milter timeout (Postfix milter_content_timeout is
+		 * 300 s) and a message may take several scans.  Hitting it is
+		 * CL_ETIMEOUT or Heuristics.Limits.Exceeded.MaxScanTime: an
+		 * error either way. */
+		{CL_ENGINE_MAX_SCANTIME, "max scan time", 60000},
+		/* The sizes below bound extra analyses of one object (its raw
+		 * bytes are always matched); values are clamd's defaults
+		 * (clamd.conf(5)), which the official signatures are tuned
+		 * for. */
+		/* Largest file searched for PEs embedded in it: 40 MiB. */
+		{CL_ENGINE_MAX_EMBEDDEDPE, "max embedded PE", 40LL << 20},
+		/* Largest HTML file normalised (entity/script decoding): 40 MiB. */
+		{CL_ENGINE_MAX_HTMLNORMALIZE, "max HTML normalize", 40LL << 20},
+		/* Largest normalised HTML scanned again as tag-less text: 8 MiB. */
+		{CL_ENGINE_MAX_HTMLNOTAGS, "max HTML no tags", 8LL << 20},
+		/* Largest script normalised (JS/VBS): 20 MiB. */
+		{CL_ENGINE_MAX_SCRIPTNORMALIZE, "max script normalize", 20LL << 20},
+		/* Largest zip whose members are type-recognised again: 1 MiB. */
+		{CL_ENGINE_MAX_ZIPTYPERCG, "max zip type recognition", 1LL << 20},
+		/* Partitions of a disk image scanned: 50. */
+		{CL_ENGINE_MAX_PARTITIONS, "max partitions", 50},
+		/* Icons of one PE compared with icon signatures: 100. */
+		{CL_ENGINE_MAX_ICONSPE, "max PE icons", 100},
+		/* Recursion of the HWP3 (Hangul) parser: 16. */
+		{CL_ENGINE_MAX_RECHWP3, "max HWP3 recursion", 16},
+		/* PCRE sub-signatures: calls to the matcher (100000) and its
+		 * recursion (2000) per match, clamd's defaults, so that a
+		 * crafted input cannot make a regex run for minutes... */
+		{CL_ENGINE_PCRE_MATCH_LIMIT, "PCRE match limit", 100000},
+		{CL_ENGINE_PCRE_RECMATCH_LIMIT, "PCRE recursion limit", 2000},
+		/* ...and no file that we scan at all skips them: the same cap
+		 * as max_file_size. */
+		{CL_ENGINE_PCRE_MAX_FILESIZE, "PCRE max file size", (long long)lim->max_file_size},
+		/* Bytecode signatures only when signed by Talos (the default,
+		 * said explicitly), each run capped at 10 s (clamd's
+		 * BytecodeTimeout default; libclamav's own is 60 s). */
+		{CL_ENGINE_BYTECODE_SECURITY, "bytecode security", CL_BYTECODE_TRUST_SIGNED},
+		{CL_ENGINE_BYTECODE_TIMEOUT, "bytecode timeout", 10000},
 	};
 	for (size_t i = 0; i < sizeof set / sizeof set[0]; i++) {
 		pg_status st = engine_set(cl, set[i].field, set[i].what, set[i].value, err, errlen);
@@ -338,10 +338,10 @@ static pg_status clamav_scan(void *impl, const void *data, size_t len, const cha
 	 * name): say what happened without the round trip. */
 	if ((uint64_t)len > av->lim.max_file_size) {
 		pg_av_result_error(
-		    out,
-		    "limits exceeded: content not fully scanned: " PG_AV_LIMITS_PREFIX
-		    ".MaxFileSize (%zu bytes, limit %llu)",
-		    len, (unsigned long long)av->lim.max_file_size);
+			out,
+			"limits exceeded: content not fully scanned: " PG_AV_LIMITS_PREFIX
+			".MaxFileSize (%zu bytes, limit %llu)",
+			len, (unsigned long long)av->lim.max_file_size);
 		return PG_OK;
 	}
 	cl_fmap_t *map = cl_fmap_open_memory(data, len);
@@ -365,10 +365,10 @@ static pg_status clamav_scan(void *impl, const void *data, size_t len, const cha
 		if (sc.cut && virname != NULL &&
 		    strncmp(virname, "Detected.By.Callback", 20) == 0) {
 			pg_av_result_error(
-			    out,
-			    "limits exceeded: content not fully scanned: " PG_AV_LIMITS_PREFIX
-			    ".MaxFileSize (%s)",
-			    sc.detail);
+				out,
+				"limits exceeded: content not fully scanned: " PG_AV_LIMITS_PREFIX
+				".MaxFileSize (%s)",
+				sc.detail);
 			break;
 		}
 		/* virname points into the engine: copy it before the engine
@@ -426,10 +426,10 @@ static void clamav_free(void *impl)
 }
 
 static const pg_av_ops clamav_ops = {
-    .scan = clamav_scan,
-    .reload = clamav_reload,
-    .signatures = clamav_signatures,
-    .free = clamav_free,
+	.scan = clamav_scan,
+	.reload = clamav_reload,
+	.signatures = clamav_signatures,
+	.free = clamav_free,
 };
 
 /* What is looked at, said explicitly rather than inherited. */

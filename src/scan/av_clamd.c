@@ -67,7 +67,7 @@ typedef struct clamd_av {
 /* ---- sockets ------------------------------------------------------------ */
 
 static void why_set(char *why, size_t whylen, const char *fmt, ...)
-    __attribute__((format(printf, 3, 4)));
+	__attribute__((format(printf, 3, 4)));
 static void why_set(char *why, size_t whylen, const char *fmt, ...)
 {
 	va_list ap;
@@ -296,8 +296,8 @@ static int reply_parse(const char *reply, pg_av_result *out, char *why, size_t w
 			 memcmp(reply + len - 6, ":ERROR", 6) == 0)) {
 		why_set(why, whylen, "%s%.*s",
 			strstr(reply, "size limit exceeded") != NULL
-			    ? "stream over the server's StreamMaxLength: "
-			    : "",
+				? "stream over the server's StreamMaxLength: "
+				: "",
 			(int)len, reply);
 		return 0;
 	}
@@ -393,12 +393,12 @@ static pg_status clamd_scan(void *impl, const void *data, size_t len, const char
 	 * not fully scanned, so never sent and never clean. */
 	if (len > av->lim.max_scan_size || len > av->lim.max_file_size) {
 		pg_av_result_error(
-		    out,
-		    "limits exceeded: content not fully scanned: %zu bytes over the "
-		    "%s limit (%llu)",
-		    len, len > av->lim.max_file_size ? "max file size" : "max scan size",
-		    (unsigned long long)(len > av->lim.max_file_size ? av->lim.max_file_size
-								     : av->lim.max_scan_size));
+			out,
+			"limits exceeded: content not fully scanned: %zu bytes over the "
+			"%s limit (%llu)",
+			len, len > av->lim.max_file_size ? "max file size" : "max scan size",
+			(unsigned long long)(len > av->lim.max_file_size ? av->lim.max_file_size
+									 : av->lim.max_scan_size));
 		return PG_OK;
 	}
 	char all[CLAMD_WHY_MAX] = "";
@@ -428,8 +428,8 @@ static pg_status clamd_reload(void *impl, char *err, size_t errlen)
 		if (fd >= 0) {
 			static const char cmd[] = "zRELOAD";
 			char reply[CLAMD_REPLY_MAX];
-			enum send_result sr =
-			    send_all(fd, cmd, sizeof cmd, av->lim.io_timeout_ms, why, sizeof why);
+			enum send_result sr = send_all(fd, cmd, sizeof cmd, av->lim.io_timeout_ms,
+						       why, sizeof why);
 			if ((sr == SEND_OK || sr == SEND_REPLIED) &&
 			    read_reply(fd, reply, sizeof reply, av->lim.io_timeout_ms, why,
 				       sizeof why) == 0 &&
@@ -466,10 +466,10 @@ static void clamd_free(void *impl)
 }
 
 static const pg_av_ops clamd_ops = {
-    .scan = clamd_scan,
-    .reload = clamd_reload,
-    .signatures = clamd_signatures,
-    .free = clamd_free,
+	.scan = clamd_scan,
+	.reload = clamd_reload,
+	.signatures = clamd_signatures,
+	.free = clamd_free,
 };
 
 /* ---- the spec ------------------------------------------------------------- */
@@ -525,9 +525,9 @@ static pg_status server_parse(const char *item, size_t n, clamd_server *s, char 
 		}
 		if (memchr(label, ':', (size_t)(colon - label)) != NULL) {
 			pg_av_errf(
-			    err, errlen,
-			    "clamd: bad server \"%s\" (write IPv6 addresses as [ADDRESS]:PORT)",
-			    label);
+				err, errlen,
+				"clamd: bad server \"%s\" (write IPv6 addresses as [ADDRESS]:PORT)",
+				label);
 			return PG_ERR_CONFIG;
 		}
 		size_t hl = (size_t)(colon - label);

@@ -12,12 +12,12 @@
 #include "scan/av.h"
 
 /* Defaults for the zero fields of pg_av_limits (documented in av.h). */
-#define PG_AV_DEF_MAX_SCAN_SIZE (100ULL * 1024 * 1024)
-#define PG_AV_DEF_MAX_FILE_SIZE (50ULL * 1024 * 1024)
-#define PG_AV_DEF_MAX_RECURSION 16u
-#define PG_AV_DEF_MAX_FILES 10000u
+#define PG_AV_DEF_MAX_SCAN_SIZE      (100ULL * 1024 * 1024)
+#define PG_AV_DEF_MAX_FILE_SIZE      (50ULL * 1024 * 1024)
+#define PG_AV_DEF_MAX_RECURSION      16u
+#define PG_AV_DEF_MAX_FILES          10000u
 #define PG_AV_DEF_CONNECT_TIMEOUT_MS 2000u
-#define PG_AV_DEF_IO_TIMEOUT_MS 30000u
+#define PG_AV_DEF_IO_TIMEOUT_MS      30000u
 
 /* The prefix of every name libclamav (or clamd with AlertExceedsMax) gives
  * to "a limit stopped the scan": such a result is not a detection, it means
@@ -51,7 +51,7 @@ void pg_av_limits_resolve(const pg_av_limits *lim, pg_av_limits *out);
 /* Result helpers: each fills the whole result (both strings terminated). */
 void pg_av_result_clean(pg_av_result *r);
 void pg_av_result_error(pg_av_result *r, const char *fmt, ...)
-    __attribute__((format(printf, 2, 3)));
+	__attribute__((format(printf, 2, 3)));
 /* A signature name reported by ClamAV: infected, unless the name says that a
  * limit left content unscanned, which is an error (never clean, never a
  * detection either: the policy must retry, not reject). */
@@ -59,6 +59,6 @@ void pg_av_result_found(pg_av_result *r, const char *virname);
 
 /* snprintf into err when err is not NULL; always terminates. */
 void pg_av_errf(char *err, size_t errlen, const char *fmt, ...)
-    __attribute__((format(printf, 3, 4)));
+	__attribute__((format(printf, 3, 4)));
 
 #endif

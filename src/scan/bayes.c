@@ -43,7 +43,6 @@
 #include "mime/text.h"
 #include "util/str.h"
 
-
 /* Everything Bayes keeps is in one namespace, told apart by key length:
  *   8 bytes    a token: (spam, ham) messages it was learned from;
  *   "learned"  (spam, ham) messages learned;
@@ -52,10 +51,10 @@
  * The first three always move by the same amounts in one learning, so one
  * counters_add of one transaction does it: a crash or a full store never
  * leaves the counts of a message half learned. */
-#define NS_BAYES "bayes"
-#define KEY_LEARNED "learned"
+#define NS_BAYES       "bayes"
+#define KEY_LEARNED    "learned"
 #define KEY_GENERATION "generation"
-#define SEEN_KEY_LEN 17
+#define SEEN_KEY_LEN   17
 
 #define WORD_MIN 2
 #define WORD_MAX 40
@@ -69,7 +68,7 @@ typedef struct bayes_opts {
 	bool enabled;
 	int64_t min_learned;
 	double spam_threshold;
-	double spam_floor;   /* fraction of BAYES_SPAM's weight at the threshold */
+	double spam_floor; /* fraction of BAYES_SPAM's weight at the threshold */
 	double ham_threshold;
 	size_t max_tokens;
 	size_t max_significant;
@@ -80,7 +79,6 @@ typedef struct bayes_opts {
 	double cache_refresh;
 	char subject_tag[64];
 } bayes_opts;
-
 
 static pg_status opts_read(const pg_config *cfg, bayes_opts *o, char *err, size_t errlen)
 {
@@ -134,7 +132,7 @@ static pg_status opts_read(const pg_config *cfg, bayes_opts *o, char *err, size_
 /* A fixed key: token hashes must mean the same in every process and on
  * every host sharing a store, so it cannot be random per process. */
 #define HASH_KEY 0x70656367756172deULL /* "pecguar" + 0xde */
-#define GOLDEN 0x9e3779b97f4a7c15ULL
+#define GOLDEN   0x9e3779b97f4a7c15ULL
 
 /* splitmix64's finaliser: a bijection whose every input bit moves about
  * half of the output bits. */
@@ -221,7 +219,7 @@ uint64_t pg_bayes_bigram(uint64_t a, uint64_t b)
 /* ---- the set of a message's tokens ----------------------------------- */
 
 typedef struct tokset {
-	uint64_t *v;     /* in the order first seen */
+	uint64_t *v; /* in the order first seen */
 	size_t n, max;
 	uint64_t *slots; /* open addressing, 0 = empty */
 	size_t mask;
@@ -268,15 +266,15 @@ static inline bool tokset_add(tokset *t, uint64_t h)
 typedef struct tokenizer {
 	pg_arena *a;
 	tokset *set;
-	uint64_t seed;      /* of the words being read: body or subject */
-	uint64_t prev;      /* the word before, for pairs */
+	uint64_t seed; /* of the words being read: body or subject */
+	uint64_t prev; /* the word before, for pairs */
 	bool has_prev;
 	const psl_ctx_t *psl;
 	uint64_t seed_url, seed_urld, seed_email, seed_long;
 	/* Explaining (pg_bayes_explain): the text of each token, parallel to
 	 * set->v; NULL when not explaining, which costs one test a token. */
 	const char **texts;
-	const char *kind;   /* of the words being read, for their text */
+	const char *kind; /* of the words being read, for their text */
 	char prev_text[WORD_MAX * 4 + 16];
 } tokenizer;
 
@@ -299,9 +297,8 @@ static void put(tokenizer *tz, uint64_t h, const char *kind, const char *text, s
 {
 	if (!tokset_add(tz->set, h) || tz->texts == NULL)
 		return;
-	tz->texts[tz->set->n - 1] =
-		kind[0] ? pg_arena_printf(tz->a, "%s:%.*s", kind, (int)n, text)
-			: pg_arena_strndup(tz->a, text, n);
+	tz->texts[tz->set->n - 1] = kind[0] ? pg_arena_printf(tz->a, "%s:%.*s", kind, (int)n, text)
+					    : pg_arena_strndup(tz->a, text, n);
 }
 
 static void emit_kind(tokenizer *tz, const char *kind, const char *text, size_t n)
@@ -313,22 +310,19 @@ static void emit_kind(tokenizer *tz, const char *kind, const char *text, size_t 
 /* Classes of ASCII characters, one table look-up each: the scanner's
  * inner loops run over every byte of the text. */
 enum {
-	C_SPACE = 1, /* blank: separates chunks */
-	C_ALNUM = 2, /* letter or digit: in words */
-	C_HOST = 4,  /* may appear in a host name */
-	C_LEAD = 8,  /* opens around an address in prose: < ( [ { " ' * */
+	C_SPACE = 1,  /* blank: separates chunks */
+	C_ALNUM = 2,  /* letter or digit: in words */
+	C_HOST = 4,   /* may appear in a host name */
+	C_LEAD = 8,   /* opens around an address in prose: < ( [ { " ' * */
 	C_TRAIL = 16, /* closes one, or ends a sentence: > ) ] } " ' * . , ; : ! ? */
 	C_MARK = 32   /* . : @ -- a chunk without one is only words */
 };
 static const unsigned char ascii_class[128] = {
-	0,  0,  0,  0,  0,  0,  0,  0,  0,  1,  1,  1,  1,  1,  0,  0,
-	0,  0,  0,  0,  0,  0,  0,  0,  0,  0,  0,  0,  0,  0,  0,  0,
-	1, 16, 24,  0,  0,  0,  0, 24,  8, 16, 24,  0, 16,  4, 52,  0,
-	6,  6,  6,  6,  6,  6,  6,  6,  6,  6, 48, 16,  8,  0, 16, 16,
-	32, 6,  6,  6,  6,  6,  6,  6,  6,  6,  6,  6,  6,  6,  6,  6,
-	6,  6,  6,  6,  6,  6,  6,  6,  6,  6,  6,  8,  0, 16,  0,  4,
-	0,  6,  6,  6,  6,  6,  6,  6,  6,  6,  6,  6,  6,  6,  6,  6,
-	6,  6,  6,  6,  6,  6,  6,  6,  6,  6,  6,  8,  0, 16,  0,  0,
+	0, 0, 0, 0, 0, 0, 0,  0,  0,  1, 1,  1,  1,  1,  0, 0,  0,  0, 0,  0, 0,  0,  0, 0, 0, 0,
+	0, 0, 0, 0, 0, 0, 1,  16, 24, 0, 0,  0,  0,  24, 8, 16, 24, 0, 16, 4, 52, 0,  6, 6, 6, 6,
+	6, 6, 6, 6, 6, 6, 48, 16, 8,  0, 16, 16, 32, 6,  6, 6,  6,  6, 6,  6, 6,  6,  6, 6, 6, 6,
+	6, 6, 6, 6, 6, 6, 6,  6,  6,  6, 6,  6,  6,  8,  0, 16, 0,  4, 0,  6, 6,  6,  6, 6, 6, 6,
+	6, 6, 6, 6, 6, 6, 6,  6,  6,  6, 6,  6,  6,  6,  6, 6,  6,  6, 6,  8, 0,  16, 0, 0,
 };
 
 static inline bool is_class(unsigned char c, unsigned cls)
@@ -1191,11 +1185,11 @@ static pg_status snap_build(pg_store *st, size_t hint, snap **out)
 
 typedef struct bayes_state {
 	bayes_opts o;
-	pthread_mutex_t lock;  /* guards the fields below */
-	snap *cur;             /* one reference held here */
-	pg_store *cur_store;   /* the store cur was read from */
+	pthread_mutex_t lock; /* guards the fields below */
+	snap *cur;            /* one reference held here */
+	pg_store *cur_store;  /* the store cur was read from */
 	bool building;
-	double built_at;       /* monotonic seconds */
+	double built_at; /* monotonic seconds */
 } bayes_state;
 
 static double mono_now(void)
@@ -1428,9 +1422,8 @@ static double classify(const bayes_opts *o, const pg_counter_pair *cnt, size_t n
 
 /* The probability of ax->msg; with texts, also the clues and the text of
  * every token, for pg_bayes_explain. */
-static pg_status probability(pg_actx *ax, bayes_state *bs, double *prob, size_t *ntok,
-			     bool *ready, const char ***texts, clue **clues_out,
-			     pg_counter_pair **cnt_out)
+static pg_status probability(pg_actx *ax, bayes_state *bs, double *prob, size_t *ntok, bool *ready,
+			     const char ***texts, clue **clues_out, pg_counter_pair **cnt_out)
 {
 	*prob = 0.5;
 	*ntok = 0;
@@ -1481,8 +1474,8 @@ pg_status pg_bayes_probability(pg_actx *ax, void *state, double *prob, size_t *n
 	return probability(ax, state, prob, ntok, ready, NULL, NULL, NULL);
 }
 
-pg_status pg_bayes_explain(pg_actx *ax, void *state, pg_bayes_clue_fn fn, void *ctx,
-			   double *prob, bool *ready)
+pg_status pg_bayes_explain(pg_actx *ax, void *state, pg_bayes_clue_fn fn, void *ctx, double *prob,
+			   bool *ready)
 {
 	const char **texts = NULL;
 	clue *clues = NULL;
@@ -1545,7 +1538,7 @@ static pg_status bayes_run(pg_actx *ax, void *state)
 		 * certainty, linearly between. */
 		double span = 1.0 - o->spam_threshold;
 		double f = span > 0 ? o->spam_floor + (1.0 - o->spam_floor) *
-								 (prob - o->spam_threshold) / span
+							      (prob - o->spam_threshold) / span
 				    : 1.0;
 		return pg_sym_scaled(ax, "BAYES_SPAM", f > 1 ? 1 : f, DETAIL, prob, ntok);
 	}

@@ -56,8 +56,8 @@ pg_status pg_bayes_probability(pg_actx *ax, void *state, double *prob, size_t *n
  * returns non-zero to stop.  Same verdict as pg_bayes_probability. */
 typedef int (*pg_bayes_clue_fn)(void *ctx, const char *token, int64_t nspam, int64_t nham,
 				double f);
-pg_status pg_bayes_explain(pg_actx *ax, void *state, pg_bayes_clue_fn fn, void *ctx,
-			   double *prob, bool *ready) PG_WUR;
+pg_status pg_bayes_explain(pg_actx *ax, void *state, pg_bayes_clue_fn fn, void *ctx, double *prob,
+			   bool *ready) PG_WUR;
 
 /* The token hashes of a message, unique, in the order first seen, at most
  * bayes.max_tokens; in arena a. */

@@ -19,12 +19,12 @@
 #define SHORT_NAME 5 /* names this short match whole words, case as written */
 
 struct brand {
-	const char *label;       /* the first name, for details */
-	const char **sq;         /* long names, squeezed: "posteitaliane" */
+	const char *label; /* the first name, for details */
+	const char **sq;   /* long names, squeezed: "posteitaliane" */
 	size_t nsq;
-	const char **tok;        /* short names, as written: "INPS", "AdE" */
+	const char **tok; /* short names, as written: "INPS", "AdE" */
 	size_t ntok;
-	const char **domains;    /* where the brand really writes from */
+	const char **domains; /* where the brand really writes from */
 	size_t ndomains;
 };
 
@@ -42,10 +42,11 @@ struct hstate {
 	int64_t future_slack;
 	int min_year;
 	double list_factor;
-	const psl_ctx_t *psl;    /* libpsl's built-in list: static, read-only */
+	const psl_ctx_t *psl; /* libpsl's built-in list: static, read-only */
 };
 
-static void setf(char *err, size_t errlen, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+static void setf(char *err, size_t errlen, const char *fmt, ...)
+	__attribute__((format(printf, 3, 4)));
 static void setf(char *err, size_t errlen, const char *fmt, ...)
 {
 	va_list ap;
@@ -64,14 +65,15 @@ static char confusable(gunichar c)
 		gunichar u;
 		char a;
 	} map[] = {
-		{0x0430, 'a'}, {0x0435, 'e'}, {0x043E, 'o'}, {0x0440, 'p'}, {0x0441, 'c'}, {0x0443, 'y'},
-		{0x0445, 'x'}, {0x0456, 'i'}, {0x0458, 'j'}, {0x0455, 's'}, {0x0501, 'd'}, {0x0410, 'A'},
-		{0x0412, 'B'}, {0x0415, 'E'}, {0x041A, 'K'}, {0x041C, 'M'}, {0x041D, 'H'}, {0x041E, 'O'},
-		{0x0420, 'P'}, {0x0421, 'C'}, {0x0422, 'T'}, {0x0425, 'X'}, {0x0406, 'I'}, {0x0408, 'J'},
-		{0x0405, 'S'}, {0x03BF, 'o'}, {0x039F, 'O'}, {0x03B1, 'a'}, {0x0391, 'A'}, {0x0392, 'B'},
-		{0x0395, 'E'}, {0x0396, 'Z'}, {0x0397, 'H'}, {0x0399, 'I'}, {0x039A, 'K'}, {0x039C, 'M'},
-		{0x039D, 'N'}, {0x03A1, 'P'}, {0x03A4, 'T'}, {0x03A7, 'X'}, {0x03A5, 'Y'}, {0x03BD, 'v'},
-		{0x03C1, 'p'}, {0x03B9, 'i'}, {0x0131, 'i'},
+		{0x0430, 'a'}, {0x0435, 'e'}, {0x043E, 'o'}, {0x0440, 'p'}, {0x0441, 'c'},
+		{0x0443, 'y'}, {0x0445, 'x'}, {0x0456, 'i'}, {0x0458, 'j'}, {0x0455, 's'},
+		{0x0501, 'd'}, {0x0410, 'A'}, {0x0412, 'B'}, {0x0415, 'E'}, {0x041A, 'K'},
+		{0x041C, 'M'}, {0x041D, 'H'}, {0x041E, 'O'}, {0x0420, 'P'}, {0x0421, 'C'},
+		{0x0422, 'T'}, {0x0425, 'X'}, {0x0406, 'I'}, {0x0408, 'J'}, {0x0405, 'S'},
+		{0x03BF, 'o'}, {0x039F, 'O'}, {0x03B1, 'a'}, {0x0391, 'A'}, {0x0392, 'B'},
+		{0x0395, 'E'}, {0x0396, 'Z'}, {0x0397, 'H'}, {0x0399, 'I'}, {0x039A, 'K'},
+		{0x039C, 'M'}, {0x039D, 'N'}, {0x03A1, 'P'}, {0x03A4, 'T'}, {0x03A7, 'X'},
+		{0x03A5, 'Y'}, {0x03BD, 'v'}, {0x03C1, 'p'}, {0x03B9, 'i'}, {0x0131, 'i'},
 	};
 	for (size_t i = 0; i < sizeof(map) / sizeof(map[0]); i++)
 		if (map[i].u == c)
@@ -194,7 +196,8 @@ static void each_domain(pg_arena *a, const char *s, domain_fn fn, void *ctx)
 		size_t st = i;
 		while (i < n) {
 			c = (unsigned char)s[i];
-			if (!((c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '.' || c == '-'))
+			if (!((c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '.' ||
+			      c == '-'))
 				break;
 			i++;
 		}
@@ -242,7 +245,8 @@ static pg_status str_list(pg_arena *a, const config_setting_t *l, const char *wh
 		return PG_ERR_NOMEM;
 	for (int i = 0; i < len; i++) {
 		const config_setting_t *e = config_setting_get_elem(l, (unsigned)i);
-		if (config_setting_type(e) != CONFIG_TYPE_STRING || !config_setting_get_string(e)[0]) {
+		if (config_setting_type(e) != CONFIG_TYPE_STRING ||
+		    !config_setting_get_string(e)[0]) {
 			setf(err, errlen, "%s: element %d is not a non-empty string", what, i);
 			return PG_ERR_CONFIG;
 		}
@@ -280,13 +284,16 @@ static pg_status read_brand(struct hstate *st, const config_setting_t *g, int i,
 {
 	char what[96];
 	if (config_setting_type(g) != CONFIG_TYPE_GROUP) {
-		setf(err, errlen, "header.brands[%d]: a brand is a group { names = [...]; domains = [...]; }", i);
+		setf(err, errlen,
+		     "header.brands[%d]: a brand is a group { names = [...]; domains = [...]; }",
+		     i);
 		return PG_ERR_CONFIG;
 	}
 	for (int k = 0; k < config_setting_length(g); k++) {
 		const char *m = config_setting_name(config_setting_get_elem(g, (unsigned)k));
 		if (strcmp(m, "names") != 0 && strcmp(m, "domains") != 0) {
-			setf(err, errlen, "header.brands[%d]: unknown field '%s' (names, domains)", i, m);
+			setf(err, errlen, "header.brands[%d]: unknown field '%s' (names, domains)",
+			     i, m);
 			return PG_ERR_CONFIG;
 		}
 	}
@@ -298,7 +305,8 @@ static pg_status read_brand(struct hstate *st, const config_setting_t *g, int i,
 	if (s != PG_OK)
 		return s;
 	snprintf(what, sizeof(what), "header.brands[%d].domains", i);
-	s = str_list(st->a, config_setting_get_member(g, "domains"), what, &domains, &nd, err, errlen);
+	s = str_list(st->a, config_setting_get_member(g, "domains"), what, &domains, &nd, err,
+		     errlen);
 	if (s != PG_OK)
 		return s;
 	if (nn == 0 || nd == 0) {
@@ -318,7 +326,8 @@ static pg_status read_brand(struct hstate *st, const config_setting_t *g, int i,
 			return PG_ERR_NOMEM;
 		size_t len = strlen(sq);
 		if (len == 0) {
-			setf(err, errlen, "header.brands[%d]: name '%s' has no letters", i, names[k]);
+			setf(err, errlen, "header.brands[%d]: name '%s' has no letters", i,
+			     names[k]);
 			return PG_ERR_CONFIG;
 		}
 		if (len > SHORT_NAME) {
@@ -328,7 +337,8 @@ static pg_status read_brand(struct hstate *st, const config_setting_t *g, int i,
 			size_t tl = strlen(tok);
 			if (tl < 3 || memchr(tok + 1, ' ', tl - 2) != NULL) {
 				setf(err, errlen,
-				     "header.brands[%d]: short name '%s' must be one word (%d letters or "
+				     "header.brands[%d]: short name '%s' must be one word (%d "
+				     "letters or "
 				     "fewer match whole words only)",
 				     i, names[k], SHORT_NAME);
 				return PG_ERR_CONFIG;
@@ -367,7 +377,8 @@ static pg_status header_init(const pg_config *cfg, void **state, char *err, size
 	const config_setting_t *bl = pg_cfg_setting(cfg, "header.brands");
 	if (bl != NULL) {
 		if (config_setting_type(bl) != CONFIG_TYPE_LIST) {
-			setf(err, errlen, "header.brands must be a list of groups ( { ... }, ... )");
+			setf(err, errlen,
+			     "header.brands must be a list of groups ( { ... }, ... )");
 			s = PG_ERR_CONFIG;
 			goto out;
 		}
@@ -379,7 +390,8 @@ static pg_status header_init(const pg_config *cfg, void **state, char *err, size
 		}
 		for (int i = 0; i < n; i++) {
 			struct brand *b = &st->brands[st->nbrands];
-			s = read_brand(st, config_setting_get_elem(bl, (unsigned)i), i, b, err, errlen);
+			s = read_brand(st, config_setting_get_elem(bl, (unsigned)i), i, b, err,
+				       errlen);
 			if (s != PG_OK)
 				goto out;
 			st->nbrands++;
@@ -404,7 +416,8 @@ static pg_status header_init(const pg_config *cfg, void **state, char *err, size
 	}
 	if (st->future_slack < 0 || st->min_year < 1 || st->list_factor < 0) {
 		setf(err, errlen,
-		     "header.date_future_slack, header.date_min_year and header.replyto_list_factor "
+		     "header.date_future_slack, header.date_min_year and "
+		     "header.replyto_list_factor "
 		     "must not be negative");
 		s = PG_ERR_CONFIG;
 	}
@@ -425,8 +438,8 @@ struct spoof_ctx {
 	const struct hstate *st;
 	pg_actx *ax;
 	const char *from_dom;
-	const char *found;     /* detail of the first spoof */
-	const char *other;     /* an address domain of the display name not the sender's */
+	const char *found; /* detail of the first spoof */
+	const char *other; /* an address domain of the display name not the sender's */
 };
 
 static bool on_display_domain(void *ctx, const char *dom, bool after_at)
@@ -444,8 +457,8 @@ static bool on_display_domain(void *ctx, const char *dom, bool after_at)
 			   (p->brand && brand_domain(p->brand, c->from_dom));
 	}
 	if (protected_ && !accepted) {
-		c->found = pg_arena_printf(c->ax->arena, "display name names %s, sender domain %s", dom,
-					   c->from_dom);
+		c->found = pg_arena_printf(c->ax->arena, "display name names %s, sender domain %s",
+					   dom, c->from_dom);
 		return true;
 	}
 	if (after_at && c->other == NULL &&
@@ -474,8 +487,9 @@ static pg_status check_from(pg_actx *ax, const struct hstate *st)
 		for (size_t k = 0; k < b->ntok && !hit; k++)
 			hit = strstr(tok, b->tok[k]) != NULL;
 		if (hit && !brand_domain(b, dom))
-			return pg_sym(ax, "HDR_DISPLAY_SPOOF", "display name '%s' names %s, sender domain %s",
-				      name, b->label, dom);
+			return pg_sym(ax, "HDR_DISPLAY_SPOOF",
+				      "display name '%s' names %s, sender domain %s", name,
+				      b->label, dom);
 	}
 	size_t fl;
 	const char *folded = pg_text_fold(ax->arena, name, strlen(name), &fl);
@@ -490,8 +504,8 @@ static pg_status check_from(pg_actx *ax, const struct hstate *st)
 	size_t tl;
 	const char *trimmed = pg_trim(name, &tl);
 	if (c.other != NULL && !pg_startswith_ci(trimmed, "per conto di:"))
-		return pg_sym(ax, "HDR_FROM_NAME_ADDR", "display name holds an address at %s, sender %s",
-			      c.other, dom);
+		return pg_sym(ax, "HDR_FROM_NAME_ADDR",
+			      "display name holds an address at %s, sender %s", c.other, dom);
 	return PG_OK;
 }
 
@@ -501,7 +515,8 @@ static const char *first_addr(pg_arena *a, InternetAddressList *l)
 	for (int i = 0; i < n; i++) {
 		InternetAddress *ia = internet_address_list_get_address(l, i);
 		if (INTERNET_ADDRESS_IS_MAILBOX(ia)) {
-			const char *s = internet_address_mailbox_get_addr(INTERNET_ADDRESS_MAILBOX(ia));
+			const char *s =
+				internet_address_mailbox_get_addr(INTERNET_ADDRESS_MAILBOX(ia));
 			if (s != NULL && s[0] != '\0')
 				return pg_addr_domain(a, s);
 		}
@@ -511,8 +526,8 @@ static const char *first_addr(pg_arena *a, InternetAddressList *l)
 
 static bool is_list_mail(const pg_msg *m)
 {
-	static const char *const hs[] = {"List-Id", "List-Post", "Mailing-List", "X-Mailing-List",
-					 "X-BeenThere", NULL};
+	static const char *const hs[] = {"List-Id",        "List-Post",   "Mailing-List",
+					 "X-Mailing-List", "X-BeenThere", NULL};
 	for (int i = 0; hs[i]; i++)
 		if (pg_msg_header(m, hs[i]) != NULL)
 			return true;
@@ -622,10 +637,16 @@ static pg_status check_msgid(pg_actx *ax)
 
 static bool is_evidence(const char *reason)
 {
-	static const char *const codes[] = {"marker",        "signature-valid", "signer-in-index",
-					    "certificate-valid-at", "daticert-consistent",
-					    "daticert-absent", "sender-domain-managed", "no-pec-markers",
-					    "embedded-signature", NULL};
+	static const char *const codes[] = {"marker",
+					    "signature-valid",
+					    "signer-in-index",
+					    "certificate-valid-at",
+					    "daticert-consistent",
+					    "daticert-absent",
+					    "sender-domain-managed",
+					    "no-pec-markers",
+					    "embedded-signature",
+					    NULL};
 	for (int i = 0; codes[i]; i++) {
 		size_t n = strlen(codes[i]);
 		if (strncmp(reason, codes[i], n) == 0 && (reason[n] == '\0' || reason[n] == ':'))
@@ -636,11 +657,17 @@ static bool is_evidence(const char *reason)
 
 static bool is_signature_failure(const char *code)
 {
-	static const char *const codes[] = {"not-multipart-signed", "signed-not-top-level",
-					    "malformed-multipart-signed", "signature-unreadable",
-					    "signer-unknown", "signature-digest-mismatch",
-					    "signature-invalid", "signer-not-in-index",
-					    "certificate-expired", "certificate-not-yet-valid", NULL};
+	static const char *const codes[] = {"not-multipart-signed",
+					    "signed-not-top-level",
+					    "malformed-multipart-signed",
+					    "signature-unreadable",
+					    "signer-unknown",
+					    "signature-digest-mismatch",
+					    "signature-invalid",
+					    "signer-not-in-index",
+					    "certificate-expired",
+					    "certificate-not-yet-valid",
+					    NULL};
 	for (int i = 0; codes[i]; i++)
 		if (strcmp(code, codes[i]) == 0)
 			return true;
@@ -680,7 +707,8 @@ static pg_status check_pec(pg_actx *ax)
 		else
 			other = true;
 		if (cl + n + 3 < sizeof(codes))
-			cl += (size_t)snprintf(codes + cl, sizeof(codes) - cl, "%s%s", cl ? ", " : "", code);
+			cl += (size_t)snprintf(codes + cl, sizeof(codes) - cl, "%s%s",
+					       cl ? ", " : "", code);
 	}
 	const char *claim = cls->claimed_type ? cls->claimed_type : pg_class_name(cls->claimed);
 	/* A genuine envelope that a mailing list wrapped (footer added): its

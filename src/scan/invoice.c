@@ -75,8 +75,8 @@ static const char *base_name(const char *name)
 /* ---- SdI file names ------------------------------------------------------------ */
 
 /* SdI notice types (PEC.md §6): the metadata file is MT. */
-static const char *const notice_types[] = {"MT", "RC", "NS", "MC", "NE", "DT",
-					   "AT", "EC", "SE", NULL};
+static const char *const notice_types[] = {"MT", "RC", "NS", "MC", "NE",
+					   "DT", "AT", "EC", "SE", NULL};
 
 /* Codice fiscale: letters (L), digits or their omocodia letters (N), and
  * the month letter (M).  The check character is not verified: the point
@@ -207,12 +207,12 @@ bool pg_invoice_find_name(const char *text, size_t n, size_t from, pg_invname *o
 
 enum risk { RISK_NONE = 0, RISK_EXEC, RISK_IMAGE, RISK_MACRO, RISK_HTML, RISK_ARCHIVE };
 
-static const char *const risk_names[] = {"", "executable or script", "disk image",
-					 "macro-capable Office file", "HTML", "archive"};
+static const char *const risk_names[] = {
+	"", "executable or script", "disk image", "macro-capable Office file", "HTML", "archive"};
 
-static const char *const ext_exec[] = {"exe", "scr", "com", "pif", "bat", "cmd", "js",  "jse",
-				       "vbs", "vbe", "wsf", "wsh", "hta", "ps1", "psm1", "lnk",
-				       "msi", "msp", "jar", "cpl", "dll", "reg", "url", "scf",
+static const char *const ext_exec[] = {"exe", "scr", "com", "pif",  "bat", "cmd", "js",   "jse",
+				       "vbs", "vbe", "wsf", "wsh",  "hta", "ps1", "psm1", "lnk",
+				       "msi", "msp", "jar", "cpl",  "dll", "reg", "url",  "scf",
 				       "inf", "sct", "chm", "appx", NULL};
 static const char *const ext_image[] = {"iso", "img", "vhd", "vhdx", "dmg", "udf", NULL};
 static const char *const ext_macro[] = {"docm", "dotm", "xlsm", "xltm", "xlsb", "xlam", "pptm",
@@ -220,8 +220,8 @@ static const char *const ext_macro[] = {"docm", "dotm", "xlsm", "xltm", "xlsb", 
 					"doc",  "dot",  "ppt",  "pps",  NULL};
 static const char *const ext_html[] = {"html", "htm", "shtml", "xhtml",
 				       "svg",  "mht", "mhtml", NULL};
-static const char *const ext_archive[] = {"zip", "rar", "7z",  "gz",  "tgz", "tar", "bz2",
-					  "xz",  "cab", "ace", "arj", "lzh", "lha", "z",
+static const char *const ext_archive[] = {"zip", "rar", "7z",   "gz",  "tgz", "tar", "bz2",
+					  "xz",  "cab", "ace",  "arj", "lzh", "lha", "z",
 					  "r00", "r01", "zipx", "uue", NULL};
 /* Zip containers that are documents, not archives. */
 static const char *const ext_zipdoc[] = {"docx", "xlsx", "pptx", "odt", "ods", "odp", "epub", NULL};
@@ -307,8 +307,9 @@ static enum risk sniff(const unsigned char *d, size_t n)
 		i = 3;
 	while (i < n && i < 512 && (d[i] == ' ' || d[i] == '\t' || d[i] == '\r' || d[i] == '\n'))
 		i++;
-	static const char *const html_starts[] = {"<html", "<!doctype html", "<script", "<head",
-						  "<body", "<svg", "<meta", "<iframe", NULL};
+	static const char *const html_starts[] = {"<html", "<!doctype html", "<script",
+						  "<head", "<body",          "<svg",
+						  "<meta", "<iframe",        NULL};
 	for (size_t k = 0; html_starts[k] != NULL; k++) {
 		size_t l = strlen(html_starts[k]);
 		if (n - i >= l && pg_strneq_ci((const char *)d + i, html_starts[k], l))
@@ -370,9 +371,9 @@ pg_xmlkind pg_invoice_xml_kind(const void *data, size_t len, char *root, size_t 
 		return PG_XML_DTD;
 	/* No XML_PARSE_NOENT (no substitution), no DTDLOAD/DTDATTR/DTDVALID
 	 * (nothing external is read), NONET. */
-	xmlTextReaderPtr r = xmlReaderForMemory(data, (int)len, NULL, NULL,
-						XML_PARSE_NONET | XML_PARSE_NOERROR |
-							XML_PARSE_NOWARNING);
+	xmlTextReaderPtr r =
+		xmlReaderForMemory(data, (int)len, NULL, NULL,
+				   XML_PARSE_NONET | XML_PARSE_NOERROR | XML_PARSE_NOWARNING);
 	if (r == NULL)
 		return PG_XML_MALFORMED;
 	xmlTextReaderSetStructuredErrorHandler(r, xml_quiet, NULL);
@@ -420,7 +421,6 @@ done:
 }
 
 /* ---- .p7m ------------------------------------------------------------------------- */
-
 
 /* Base64 (or the body of a PEM block) into out (len/4*3+3 bytes); 0 when it
  * is not base64. */
@@ -562,8 +562,7 @@ bool pg_invoice_is_sdi_sender(const char *addr, const char *const *patterns)
 	return false;
 }
 
-static bool invoice_content_ok(pg_arena *a, const pg_invname *nm, const unsigned char *d,
-			       size_t n)
+static bool invoice_content_ok(pg_arena *a, const pg_invname *nm, const unsigned char *d, size_t n)
 {
 	if (nm->ext_xml)
 		return pg_invoice_xml_kind(d, n, NULL, 0) == PG_XML_FATTURAPA;
@@ -614,9 +613,20 @@ pg_sdishape pg_invoice_sdi_shape(pg_arena *a, const char *sender, const char *co
 
 bool pg_invoice_subject_invio_file(const char *subject)
 {
-	static const char *const prefixes[] = {
-		"posta certificata:", "anomalia messaggio:", "re:", "r:",  "rif:", "fw:", "fwd:",
-		"i:",                 "inoltro:",            "tr:", "aw:", "wg:",  "ris:", NULL};
+	static const char *const prefixes[] = {"posta certificata:",
+					       "anomalia messaggio:",
+					       "re:",
+					       "r:",
+					       "rif:",
+					       "fw:",
+					       "fwd:",
+					       "i:",
+					       "inoltro:",
+					       "tr:",
+					       "aw:",
+					       "wg:",
+					       "ris:",
+					       NULL};
 	if (subject == NULL)
 		return false;
 	const char *s = subject;
@@ -700,7 +710,7 @@ static const char *const list_keys[L_COUNT] = {
 };
 
 #define PHRASE_MAX 200
-#define MAXPOS 32
+#define MAXPOS     32
 
 struct acpat {
 	char *text; /* folded */
@@ -717,8 +727,8 @@ struct ac {
 	uint16_t cls[256];
 	size_t ncls;
 	uint16_t *delta; /* nstates x ncls: 16 bits keep the table in cache */
-	int32_t *out;   /* first pattern ending here, or -1 */
-	int32_t *dict;  /* nearest proper suffix state with a pattern, or -1 */
+	int32_t *out;    /* first pattern ending here, or -1 */
+	int32_t *dict;   /* nearest proper suffix state with a pattern, or -1 */
 	size_t nstates;
 	struct acpat *pats;
 	size_t npats;
@@ -1208,11 +1218,11 @@ static const char *per_conto_di(pg_arena *a, const char *display)
 
 /* ---- the analyser ------------------------------------------------------------------ */
 
-#define TRY(x)                                                                                    \
-	do {                                                                                      \
-		pg_status _s = (x);                                                               \
-		if (_s != PG_OK)                                                                  \
-			return _s;                                                                \
+#define TRY(x)                                                                                     \
+	do {                                                                                       \
+		pg_status _s = (x);                                                                \
+		if (_s != PG_OK)                                                                   \
+			return _s;                                                                 \
 	} while (0)
 
 struct att {
@@ -1276,8 +1286,8 @@ static pg_sdishape shape_of(struct run *r, const char *sender)
 		f[i].name = r->atts[i].name;
 		f[i].data = att_content(&r->atts[i], &f[i].len);
 	}
-	return pg_invoice_sdi_shape(r->ax->arena, sender,
-				    (const char *const *)r->st->sdi_senders.v, f, r->natts);
+	return pg_invoice_sdi_shape(r->ax->arena, sender, (const char *const *)r->st->sdi_senders.v,
+				    f, r->natts);
 }
 
 static bool is_sdi(const struct run *r, const char *addr)
@@ -1345,7 +1355,8 @@ static pg_status check_impersonation(struct run *r, const char *from_name, const
 		size_t nda = find_addrs(ax->arena, from_name, da, 4);
 		for (size_t i = 0; i < nda; i++) {
 			const char *dom = domain_of(da[i]);
-			if (is_sdi(r, da[i]) || domain_official(st, dom) || domain_lookalike(st, dom)) {
+			if (is_sdi(r, da[i]) || domain_official(st, dom) ||
+			    domain_lookalike(st, dom)) {
 				r->impersonating = true;
 				return pg_sym(ax, "INVOICE_SDI_IMPERSONATION",
 					      "display name \"%s\" shows %s", from_name, da[i]);
@@ -1437,9 +1448,10 @@ static pg_status check_referenced(struct run *r)
 	if (nref == 0)
 		return PG_OK;
 	if (nref == 1)
-		return pg_sym(r->ax, "INVOICE_REFERENCED_NOT_ATTACHED", "%.*s", (int)reflen[0], ref[0]);
-	return pg_sym(r->ax, "INVOICE_REFERENCED_NOT_ATTACHED", "%.*s and %zu more",
-		      (int)reflen[0], ref[0], nref - 1);
+		return pg_sym(r->ax, "INVOICE_REFERENCED_NOT_ATTACHED", "%.*s", (int)reflen[0],
+			      ref[0]);
+	return pg_sym(r->ax, "INVOICE_REFERENCED_NOT_ATTACHED", "%.*s and %zu more", (int)reflen[0],
+		      ref[0], nref - 1);
 }
 
 /* Is the attachment what its name says? */
@@ -1475,7 +1487,8 @@ static pg_status check_attachment_files(struct run *r)
 				why = "CMS, but not SignedData";
 			else if (k == PG_P7M_DETACHED)
 				why = "signature without the signed content";
-			else if (k == PG_P7M_SIGNED && c != NULL && at->nm.kind == PG_INVNAME_INVOICE) {
+			else if (k == PG_P7M_SIGNED && c != NULL &&
+				 at->nm.kind == PG_INVNAME_INVOICE) {
 				pg_xmlkind x = pg_invoice_xml_kind(c, cl, root, sizeof(root));
 				if (x != PG_XML_FATTURAPA && x != PG_XML_TOO_BIG)
 					why = "signed content is not FatturaPA XML";
@@ -1508,7 +1521,8 @@ static pg_status check_change_address(struct run *r)
 {
 	const struct hits *h = &r->hits;
 	if (h->count[L_CHANGE_PHRASE] > 0)
-		return pg_sym(r->ax, "INVOICE_CHANGE_ADDRESS", "\"%s\"", pat_text(r, L_CHANGE_PHRASE));
+		return pg_sym(r->ax, "INVOICE_CHANGE_ADDRESS", "\"%s\"",
+			      pat_text(r, L_CHANGE_PHRASE));
 	for (unsigned i = 0; i < h->npos[L_ADDRESS]; i++)
 		for (unsigned j = 0; j < h->npos[L_CHANGE_WORD]; j++) {
 			uint32_t a = h->pos[L_ADDRESS][i], c = h->pos[L_CHANGE_WORD][j];
@@ -1524,11 +1538,11 @@ static pg_status check_change_address(struct run *r)
  * analyser's bounded walk (pg_attach_each_member). */
 struct members {
 	struct run *r;
-	unsigned n;               /* members handed */
-	enum risk risk;           /* of the first risky member */
-	const char *risky;        /* its path */
-	const char *misnamed;     /* first member with an SdI name and a wrong extension */
-	const char *fake;         /* first member named as signed XML / SdI XML that is not */
+	unsigned n;           /* members handed */
+	enum risk risk;       /* of the first risky member */
+	const char *risky;    /* its path */
+	const char *misnamed; /* first member with an SdI name and a wrong extension */
+	const char *fake;     /* first member named as signed XML / SdI XML that is not */
 	const char *fake_why;
 };
 
@@ -1555,8 +1569,9 @@ static int member_cb(void *ctx, const char *path, const unsigned char *data, siz
 		if (k == PG_P7M_NOT_CMS || k == PG_P7M_NOT_SIGNED || k == PG_P7M_DETACHED) {
 			w->fake = pg_arena_strdup(a, path);
 			w->fake_why = k == PG_P7M_NOT_CMS ? "not a CMS signature"
-				      : k == PG_P7M_NOT_SIGNED ? "CMS, but not SignedData"
-							      : "signature without the signed content";
+				      : k == PG_P7M_NOT_SIGNED
+					      ? "CMS, but not SignedData"
+					      : "signature without the signed content";
 		}
 	} else if (w->fake == NULL && whole && nm.kind == PG_INVNAME_INVOICE && nm.ext_xml) {
 		pg_xmlkind x = pg_invoice_xml_kind(data, len, NULL, 0);
@@ -1645,10 +1660,11 @@ static pg_status check_lure_attachment(struct run *r)
 			struct members w;
 			TRY(walk_members(r, at, &w));
 			if (w.misnamed != NULL)
-				TRY(pg_sym(r->ax, "INVOICE_MISNAMED", "%s!%s", at->name, w.misnamed));
+				TRY(pg_sym(r->ax, "INVOICE_MISNAMED", "%s!%s", at->name,
+					   w.misnamed));
 			if (w.fake != NULL)
-				TRY(pg_sym(r->ax, "INVOICE_FAKE_FILE", "%s!%s: %s", at->name, w.fake,
-					   w.fake_why));
+				TRY(pg_sym(r->ax, "INVOICE_FAKE_FILE", "%s!%s: %s", at->name,
+					   w.fake, w.fake_why));
 			if (w.risky != NULL) {
 				rk = w.risk;
 				inside = w.risky;
@@ -1732,7 +1748,8 @@ static pg_status inv_run(pg_actx *ax, void *state)
 			sdi_like = true;
 			TRY(pg_sym(ax, "INVOICE_SDI_UNCERTIFIED",
 				   "%s from %s, not certified as sent by the SdI",
-				   sh == PG_SDI_DELIVERY ? "SdI delivery" : "SdI notice", from_addr));
+				   sh == PG_SDI_DELIVERY ? "SdI delivery" : "SdI notice",
+				   from_addr));
 		}
 	}
 	if (!sdi_like) {

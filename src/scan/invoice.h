@@ -28,23 +28,23 @@ extern const pg_analyser pg_analyser_invoice;
 /* ---- file names ------------------------------------------------------------ */
 
 typedef enum pg_invname_kind {
-	PG_INVNAME_NONE = 0,   /* not an SdI file name */
-	PG_INVNAME_INVOICE,    /* IT<code>_<prog>         (the invoice) */
-	PG_INVNAME_METADATA,   /* IT<code>_<prog>_MT_<nnn> (SdI metadata file) */
-	PG_INVNAME_NOTICE      /* IT<code>_<prog>_<XX>_<nnn>, XX an SdI notice type */
+	PG_INVNAME_NONE = 0, /* not an SdI file name */
+	PG_INVNAME_INVOICE,  /* IT<code>_<prog>         (the invoice) */
+	PG_INVNAME_METADATA, /* IT<code>_<prog>_MT_<nnn> (SdI metadata file) */
+	PG_INVNAME_NOTICE    /* IT<code>_<prog>_<XX>_<nnn>, XX an SdI notice type */
 } pg_invname_kind;
 
 typedef struct pg_invname {
 	pg_invname_kind kind;
-	size_t start;       /* offset of "IT" in the string given */
-	size_t id_len;      /* length of "IT<code>_<prog>": the invoice it is about */
-	size_t stem_len;    /* length up to the extensions ("..._MT_001" included) */
-	size_t len;         /* length with the extensions that follow */
-	char type[3];       /* "MT", "RC", "NS"...: upper case; "" for an invoice */
-	bool ext_xml;       /* the extensions are exactly ".xml" */
-	bool ext_p7m;       /* the extensions are exactly ".xml.p7m" */
-	bool ext_pdf;       /* exactly ".pdf" (a courtesy copy) */
-	bool ext_none;      /* no extension */
+	size_t start;    /* offset of "IT" in the string given */
+	size_t id_len;   /* length of "IT<code>_<prog>": the invoice it is about */
+	size_t stem_len; /* length up to the extensions ("..._MT_001" included) */
+	size_t len;      /* length with the extensions that follow */
+	char type[3];    /* "MT", "RC", "NS"...: upper case; "" for an invoice */
+	bool ext_xml;    /* the extensions are exactly ".xml" */
+	bool ext_p7m;    /* the extensions are exactly ".xml.p7m" */
+	bool ext_pdf;    /* exactly ".pdf" (a courtesy copy) */
+	bool ext_none;   /* no extension */
 } pg_invname;
 
 /* Parses a whole file name (no directory) as an SdI file name, any case:
@@ -90,11 +90,11 @@ typedef enum pg_xmlkind {
 pg_xmlkind pg_invoice_xml_kind(const void *data, size_t len, char *root, size_t rootlen);
 
 typedef enum pg_p7mkind {
-	PG_P7M_SIGNED = 0,  /* CMS SignedData with the content embedded */
-	PG_P7M_DETACHED,    /* SignedData without the content */
-	PG_P7M_NOT_SIGNED,  /* CMS, but not SignedData */
-	PG_P7M_NOT_CMS,     /* neither DER/BER nor base64/PEM of a CMS */
-	PG_P7M_TOO_BIG      /* over PG_INVOICE_P7M_MAX: not looked at */
+	PG_P7M_SIGNED = 0, /* CMS SignedData with the content embedded */
+	PG_P7M_DETACHED,   /* SignedData without the content */
+	PG_P7M_NOT_SIGNED, /* CMS, but not SignedData */
+	PG_P7M_NOT_CMS,    /* neither DER/BER nor base64/PEM of a CMS */
+	PG_P7M_TOO_BIG     /* over PG_INVOICE_P7M_MAX: not looked at */
 } pg_p7mkind;
 
 /* What a .p7m file is: DER (or BER), else base64 or PEM of it.  For
@@ -117,9 +117,9 @@ typedef struct pg_invfile {
 } pg_invfile;
 
 typedef enum pg_sdishape {
-	PG_SDI_NONE = 0,     /* not what the SdI sends */
-	PG_SDI_DELIVERY,     /* an invoice (.xml FatturaPA or signed .xml.p7m) and its _MT_ file */
-	PG_SDI_NOTICE        /* one SdI notice file (_RC_, _NS_, _MC_...) */
+	PG_SDI_NONE = 0, /* not what the SdI sends */
+	PG_SDI_DELIVERY, /* an invoice (.xml FatturaPA or signed .xml.p7m) and its _MT_ file */
+	PG_SDI_NOTICE    /* one SdI notice file (_RC_, _NS_, _MC_...) */
 } pg_sdishape;
 
 /* Do these attachments have exactly the shape of an SdI delivery or notice

@@ -16,11 +16,7 @@
 #include "scan/url.h"
 
 const pg_analyser *const pg_analysers[] = {
-	&pg_analyser_header,
-	&pg_analyser_rules,
-	&pg_analyser_url,
-	&pg_analyser_attach,
-	&pg_analyser_invoice,
-	&pg_analyser_bayes,
+	&pg_analyser_header, &pg_analyser_rules,   &pg_analyser_url,
+	&pg_analyser_attach, &pg_analyser_invoice, &pg_analyser_bayes,
 };
 const size_t pg_nanalysers = sizeof(pg_analysers) / sizeof(pg_analysers[0]);

@@ -29,15 +29,15 @@
 #include "util/buf.h"
 #include "util/str.h"
 
-#define RAW_MAX (256u << 10)     /* raw bytes scanned */
-#define BODY_MAX (1u << 20)      /* text scanned (folded) */
-#define HEADER_MAX (256u << 10)  /* one header class's input */
-#define URL_BUF_MAX (256u << 10) /* all URLs of a message, one per line */
-#define URL_MAX 2000             /* URLs per message */
-#define URL_LEN_MAX 2048         /* one URL */
-#define SNIPPET 50               /* bytes of context in a symbol's detail */
-#define META_OPS_MAX 256         /* operations in one meta expression */
-#define POOL_MAX 256             /* idle scratch spaces kept */
+#define RAW_MAX      (256u << 10) /* raw bytes scanned */
+#define BODY_MAX     (1u << 20)   /* text scanned (folded) */
+#define HEADER_MAX   (256u << 10) /* one header class's input */
+#define URL_BUF_MAX  (256u << 10) /* all URLs of a message, one per line */
+#define URL_MAX      2000         /* URLs per message */
+#define URL_LEN_MAX  2048         /* one URL */
+#define SNIPPET      50           /* bytes of context in a symbol's detail */
+#define META_OPS_MAX 256          /* operations in one meta expression */
+#define POOL_MAX     256          /* idle scratch spaces kept */
 #define NAME_MAX_LEN 100
 
 enum rtype { T_HEADER, T_BODY, T_RAW, T_URL, T_META, T_COUNT };
@@ -45,7 +45,18 @@ static const char *const type_names[T_COUNT] = {"header", "body", "raw", "url", 
 
 /* Meta expressions are compiled to a small stack program. */
 enum mop_code {
-	OP_RULE, OP_NUM, OP_NOT, OP_AND, OP_OR, OP_ADD, OP_GE, OP_GT, OP_LE, OP_LT, OP_EQ, OP_NE
+	OP_RULE,
+	OP_NUM,
+	OP_NOT,
+	OP_AND,
+	OP_OR,
+	OP_ADD,
+	OP_GE,
+	OP_GT,
+	OP_LE,
+	OP_LT,
+	OP_EQ,
+	OP_NE
 };
 struct mop {
 	enum mop_code op;
@@ -61,25 +72,25 @@ struct rule {
 	enum rtype type;
 	double weight; /* effective: the symbols group's, else the rule's */
 	bool negate, nocase, internal;
-	size_t cls;            /* index of its class (not for meta) */
-	pcre2_code *re;        /* set when the rule runs on PCRE2 */
-	struct mop *prog;      /* meta */
+	size_t cls;       /* index of its class (not for meta) */
+	pcre2_code *re;   /* set when the rule runs on PCRE2 */
+	struct mop *prog; /* meta */
 	size_t nprog;
 };
 
 struct rclass {
 	enum rtype type;
-	const char *header;    /* header classes: the name (borrowed from a rule) */
-	hs_database_t *db;     /* NULL when no rule of the class runs on Vectorscan */
-	size_t *rules;         /* every rule of the class */
+	const char *header; /* header classes: the name (borrowed from a rule) */
+	hs_database_t *db;  /* NULL when no rule of the class runs on Vectorscan */
+	size_t *rules;      /* every rule of the class */
 	size_t nrules;
-	size_t *pcre;          /* those on PCRE2 */
+	size_t *pcre; /* those on PCRE2 */
 	size_t npcre;
 };
 
 struct pool {
 	pthread_mutex_t mu;
-	hs_scratch_t *proto;   /* sized for every database; cloned when the pool is empty */
+	hs_scratch_t *proto; /* sized for every database; cloned when the pool is empty */
 	hs_scratch_t **idle;
 	size_t n, cap;
 };
@@ -89,14 +100,15 @@ struct rules_state {
 	size_t n;
 	struct rclass *c;
 	size_t nc;
-	size_t *meta_order;    /* meta rules, each after the metas it uses */
+	size_t *meta_order; /* meta rules, each after the metas it uses */
 	size_t nmeta;
 	pcre2_match_context *mctx;
 	struct pool pool;
 	bool pool_ready;
 };
 
-static void setf(char *err, size_t errlen, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+static void setf(char *err, size_t errlen, const char *fmt, ...)
+	__attribute__((format(printf, 3, 4)));
 static void setf(char *err, size_t errlen, const char *fmt, ...)
 {
 	va_list ap;
@@ -195,12 +207,14 @@ static char *dup_or_null(const char *s, bool *nomem)
 static pg_status read_rule(const config_setting_t *g, const char *list, unsigned i, struct rule *r,
 			   char *err, size_t errlen)
 {
-	static const char *const known[] = {"name",   "type",        "header", "pattern", "expression",
-					    "weight", "description", "negate", "nocase",  NULL};
+	static const char *const known[] = {"name",       "type",   "header",      "pattern",
+					    "expression", "weight", "description", "negate",
+					    "nocase",     NULL};
 	char where[160];
 	snprintf(where, sizeof(where), "%s[%u]", list, i);
 	if (config_setting_type(g) != CONFIG_TYPE_GROUP) {
-		setf(err, errlen, "%s: a rule must be a group { name = ...; type = ...; ... }", where);
+		setf(err, errlen, "%s: a rule must be a group { name = ...; type = ...; ... }",
+		     where);
 		return PG_ERR_CONFIG;
 	}
 	const char *name, *type, *header, *pattern, *expr, *desc;
@@ -227,8 +241,8 @@ static pg_status read_rule(const config_setting_t *g, const char *list, unsigned
 	if (get_str(g, "type", &type) != 0 || get_str(g, "header", &header) != 0 ||
 	    get_str(g, "pattern", &pattern) != 0 || get_str(g, "expression", &expr) != 0 ||
 	    get_str(g, "description", &desc) != 0) {
-		setf(err, errlen, "%s: type, header, pattern, expression and description are strings",
-		     where);
+		setf(err, errlen,
+		     "%s: type, header, pattern, expression and description are strings", where);
 		return PG_ERR_CONFIG;
 	}
 	if (type == NULL) {
@@ -255,7 +269,8 @@ static pg_status read_rule(const config_setting_t *g, const char *list, unsigned
 	}
 	if (r->type == T_META) {
 		if (expr == NULL || pattern != NULL) {
-			setf(err, errlen, "%s: a meta rule has an expression and no pattern", where);
+			setf(err, errlen, "%s: a meta rule has an expression and no pattern",
+			     where);
 			return PG_ERR_CONFIG;
 		}
 	} else if (pattern == NULL || expr != NULL) {
@@ -268,8 +283,9 @@ static pg_status read_rule(const config_setting_t *g, const char *list, unsigned
 		setf(err, errlen, "%s: missing weight (a number)", where);
 		return PG_ERR_CONFIG;
 	}
-	r->weight = config_setting_type(w) == CONFIG_TYPE_FLOAT ? config_setting_get_float(w)
-								 : (double)config_setting_get_int64(w);
+	r->weight = config_setting_type(w) == CONFIG_TYPE_FLOAT
+			    ? config_setting_get_float(w)
+			    : (double)config_setting_get_int64(w);
 	if (!(r->weight >= -1000 && r->weight <= 1000)) {
 		setf(err, errlen, "%s: weight %g out of range", where, r->weight);
 		return PG_ERR_CONFIG;
@@ -384,7 +400,9 @@ static void mp_unary(struct mparser *p)
 			size_t idx = find_rule(p->st, s, n);
 			if (idx == (size_t)-1) {
 				if (!p->failed)
-					setf(p->err, p->errlen, "rule '%s': expression names '%.*s', which is not a rule",
+					setf(p->err, p->errlen,
+					     "rule '%s': expression names '%.*s', which is not a "
+					     "rule",
 					     p->rule, (int)n, s);
 				p->failed = true;
 			} else {
@@ -410,7 +428,8 @@ static void mp_cmp(struct mparser *p)
 	static const struct {
 		const char *tok;
 		enum mop_code op;
-	} ops[] = {{">=", OP_GE}, {"<=", OP_LE}, {"==", OP_EQ}, {"!=", OP_NE}, {">", OP_GT}, {"<", OP_LT}};
+	} ops[] = {{">=", OP_GE}, {"<=", OP_LE}, {"==", OP_EQ},
+		   {"!=", OP_NE}, {">", OP_GT},  {"<", OP_LT}};
 	mp_sum(p);
 	for (size_t i = 0; !p->failed && i < sizeof(ops) / sizeof(ops[0]); i++)
 		if (mp_accept(p, ops[i].tok)) {
@@ -493,7 +512,8 @@ static pg_status order_metas(struct rules_state *st, char *err, size_t errlen)
 					continue;
 				size_t dep = (size_t)op->arg;
 				if (mark[dep] == 1) {
-					setf(err, errlen, "rule '%s': meta rules form a cycle through '%s'",
+					setf(err, errlen,
+					     "rule '%s': meta rules form a cycle through '%s'",
 					     r->name, st->r[dep].name);
 					ret = PG_ERR_CONFIG;
 					goto out;
@@ -530,24 +550,50 @@ static long meta_eval(const struct rule *r, const bool *fired)
 		const struct mop *o = &r->prog[i];
 		long b;
 		switch (o->op) {
-		case OP_RULE: stack[sp++] = fired[o->arg] ? 1 : 0; continue;
-		case OP_NUM: stack[sp++] = o->arg; continue;
-		case OP_NOT: stack[sp - 1] = !stack[sp - 1]; continue;
-		default: break;
+		case OP_RULE:
+			stack[sp++] = fired[o->arg] ? 1 : 0;
+			continue;
+		case OP_NUM:
+			stack[sp++] = o->arg;
+			continue;
+		case OP_NOT:
+			stack[sp - 1] = !stack[sp - 1];
+			continue;
+		default:
+			break;
 		}
 		b = stack[--sp];
 		long *a = &stack[sp - 1];
 		switch (o->op) {
-		case OP_AND: *a = *a && b; break;
-		case OP_OR: *a = *a || b; break;
-		case OP_ADD: *a = *a + b; break;
-		case OP_GE: *a = *a >= b; break;
-		case OP_GT: *a = *a > b; break;
-		case OP_LE: *a = *a <= b; break;
-		case OP_LT: *a = *a < b; break;
-		case OP_EQ: *a = *a == b; break;
-		case OP_NE: *a = *a != b; break;
-		default: break;
+		case OP_AND:
+			*a = *a && b;
+			break;
+		case OP_OR:
+			*a = *a || b;
+			break;
+		case OP_ADD:
+			*a = *a + b;
+			break;
+		case OP_GE:
+			*a = *a >= b;
+			break;
+		case OP_GT:
+			*a = *a > b;
+			break;
+		case OP_LE:
+			*a = *a <= b;
+			break;
+		case OP_LT:
+			*a = *a < b;
+			break;
+		case OP_EQ:
+			*a = *a == b;
+			break;
+		case OP_NE:
+			*a = *a != b;
+			break;
+		default:
+			break;
 		}
 	}
 	return sp == 1 ? stack[0] : 0;
@@ -604,8 +650,8 @@ static pg_status compile_pcre(struct rule *r, const char *hs_msg, char *err, siz
 {
 	int ec;
 	PCRE2_SIZE off;
-	r->re = pcre2_compile((PCRE2_SPTR)r->pattern, PCRE2_ZERO_TERMINATED, pcre_flags(r), &ec, &off,
-			      NULL);
+	r->re = pcre2_compile((PCRE2_SPTR)r->pattern, PCRE2_ZERO_TERMINATED, pcre_flags(r), &ec,
+			      &off, NULL);
 	if (r->re == NULL) {
 		PCRE2_UCHAR msg[256];
 		pcre2_get_error_message(ec, msg, sizeof(msg));
@@ -651,8 +697,9 @@ static pg_status compile_class(struct rules_state *st, struct rclass *c, char *e
 			goto out;
 		}
 		if (ce->expression < 0 || (size_t)ce->expression >= m) {
-			setf(err, errlen, "rules of type %s%s%s: Vectorscan: %s", type_names[c->type],
-			     c->header ? " on " : "", c->header ? c->header : "", ce->message);
+			setf(err, errlen, "rules of type %s%s%s: Vectorscan: %s",
+			     type_names[c->type], c->header ? " on " : "",
+			     c->header ? c->header : "", ce->message);
 			hs_free_compile_error(ce);
 			ret = PG_ERR_CONFIG;
 			goto out;
@@ -721,14 +768,15 @@ static pg_status read_list(const pg_config *cfg, const char *list, struct rules_
 	const config_setting_t *l = pg_cfg_setting(cfg, list);
 	if (l == NULL)
 		return PG_OK;
-	if (config_setting_type(l) != CONFIG_TYPE_LIST && config_setting_type(l) != CONFIG_TYPE_ARRAY) {
+	if (config_setting_type(l) != CONFIG_TYPE_LIST &&
+	    config_setting_type(l) != CONFIG_TYPE_ARRAY) {
 		setf(err, errlen, "'%s' must be a list of rules: ( { ... }, { ... } )", list);
 		return PG_ERR_CONFIG;
 	}
 	for (int i = 0; i < config_setting_length(l) && st->n < cap; i++) {
 		struct rule *r = &st->r[st->n];
-		pg_status s = read_rule(config_setting_get_elem(l, (unsigned)i), list, (unsigned)i, r,
-					err, errlen);
+		pg_status s = read_rule(config_setting_get_elem(l, (unsigned)i), list, (unsigned)i,
+					r, err, errlen);
 		st->n++; /* counted even when half read, so rules_free frees it */
 		if (s != PG_OK)
 			return s;
@@ -782,7 +830,8 @@ static pg_status rules_init(const pg_config *cfg, void **state, char *err, size_
 		for (size_t i = 1; i < st->n; i++)
 			if (strcmp(sorted[i]->name, sorted[i - 1]->name) == 0) {
 				setf(err, errlen,
-				     "rule '%s' is defined twice (in rules or local_rules); to change a "
+				     "rule '%s' is defined twice (in rules or local_rules); to "
+				     "change a "
 				     "default rule's weight set it in the symbols group",
 				     sorted[i]->name);
 				free(sorted);
@@ -896,7 +945,8 @@ static pg_status fold_word(pg_buf *b, const char *w, size_t n)
 			continue;
 		}
 		/* quotes U+2018 U+2019 U+201C U+201D: E2 80 98/99/9C/9D */
-		if (c == 0xE2 && c1 == 0x80 && (c2 == 0x98 || c2 == 0x99 || c2 == 0x9C || c2 == 0x9D)) {
+		if (c == 0xE2 && c1 == 0x80 &&
+		    (c2 == 0x98 || c2 == 0x99 || c2 == 0x9C || c2 == 0x9D)) {
 			i += 2;
 			continue;
 		}
@@ -1057,7 +1107,8 @@ static pg_status url_input(const pg_text *t, pg_buf *b)
 		size_t st = at - scheme;
 		if (st > 0) {
 			unsigned char pc = (unsigned char)s[st - 1];
-			if ((pc >= 'a' && pc <= 'z') || (pc >= 'A' && pc <= 'Z') || (pc >= '0' && pc <= '9'))
+			if ((pc >= 'a' && pc <= 'z') || (pc >= 'A' && pc <= 'Z') ||
+			    (pc >= '0' && pc <= '9'))
 				continue;
 		}
 		size_t e = at + 3;
@@ -1092,7 +1143,8 @@ static GMimeHeader **all_headers(pg_arena *a, const pg_msg *m, size_t *n)
 	while (i1 < n1 || i2 < n2) {
 		GMimeHeader *h1 = i1 < n1 ? g_mime_header_list_get_header_at(l1, i1) : NULL;
 		GMimeHeader *h2 = i2 < n2 ? g_mime_header_list_get_header_at(l2, i2) : NULL;
-		if (h2 == NULL || (h1 != NULL && g_mime_header_get_offset(h1) <= g_mime_header_get_offset(h2))) {
+		if (h2 == NULL ||
+		    (h1 != NULL && g_mime_header_get_offset(h1) <= g_mime_header_get_offset(h2))) {
 			v[k++] = h1;
 			i1++;
 		} else {
@@ -1277,7 +1329,7 @@ struct run {
 	struct hits h;
 	const char **detail; /* NULL: no details wanted */
 	const pg_text *text;
-	struct hinput *hin;    /* header classes' inputs, on first use */
+	struct hinput *hin; /* header classes' inputs, on first use */
 };
 
 static pg_status scan_class(struct run *rn, const struct rclass *c, const char *in, size_t len)
@@ -1370,14 +1422,14 @@ static pg_status run_class(struct run *rn, const struct rclass *c)
 		const struct hinput *hi = &rn->hin[c - rn->st->c - first];
 		return scan_class(rn, c, hi->text, hi->len);
 	}
-	default: return PG_OK;
+	default:
+		return PG_OK;
 	}
 }
 
 /* Runs every class and meta rule; fired[i] as in pg_rules_eval, details
  * into detail when not NULL. */
-static pg_status evaluate(pg_actx *ax, struct rules_state *st, bool *fired,
-			  const char **detail)
+static pg_status evaluate(pg_actx *ax, struct rules_state *st, bool *fired, const char **detail)
 {
 	struct run rn = {.ax = ax, .st = st, .detail = detail};
 	rn.h.hit = fired;
@@ -1465,8 +1517,8 @@ int pg_rules_engine_of(const void *state, const char *name)
 	for (size_t i = 0; st && i < st->n; i++)
 		if (strcmp(st->r[i].name, name) == 0)
 			return st->r[i].type == T_META ? PG_RULE_META
-			       : st->r[i].re         ? PG_RULE_PCRE2
-						     : PG_RULE_VECTORSCAN;
+			       : st->r[i].re           ? PG_RULE_PCRE2
+						       : PG_RULE_VECTORSCAN;
 	return -1;
 }
 

@@ -31,7 +31,7 @@ extern const pg_analyser pg_analyser_rules;
 /* How a rule is matched. */
 typedef enum pg_rule_engine {
 	PG_RULE_VECTORSCAN = 0,
-	PG_RULE_PCRE2,          /* Vectorscan refused the pattern */
+	PG_RULE_PCRE2, /* Vectorscan refused the pattern */
 	PG_RULE_META
 } pg_rule_engine;
 

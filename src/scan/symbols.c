@@ -19,7 +19,8 @@ pg_status pg_symset_add(pg_symset *set, const char *name, double weight, const c
 		/* Once per scan; a second finding adds its detail. */
 		if (detail != NULL && detail[0] != '\0') {
 			const char *d = have->detail && have->detail[0]
-						? pg_arena_printf(set->arena, "%s; %s", have->detail, detail)
+						? pg_arena_printf(set->arena, "%s; %s",
+								  have->detail, detail)
 						: pg_arena_strdup(set->arena, detail);
 			if (d == NULL)
 				return PG_ERR_NOMEM;

@@ -83,9 +83,25 @@ static bool special_scheme(const char *s)
 static bool forbidden_host_byte(unsigned char c)
 {
 	switch (c) {
-	case '#': case '/': case ':': case '<': case '>': case '?': case '@': case '[':
-	case '\\': case ']': case '^': case '|': case '%': case '"': case '\'': case '`':
-	case '{': case '}': case 0x7f:
+	case '#':
+	case '/':
+	case ':':
+	case '<':
+	case '>':
+	case '?':
+	case '@':
+	case '[':
+	case '\\':
+	case ']':
+	case '^':
+	case '|':
+	case '%':
+	case '"':
+	case '\'':
+	case '`':
+	case '{':
+	case '}':
+	case 0x7f:
 		return true;
 	default:
 		return c <= 0x20;
@@ -458,13 +474,13 @@ bool pg_url_ip_public(const pg_url *u)
 			ip = v4;
 		} else {
 			static const unsigned char zero[15];
-			if (memcmp(ip, zero, 15) == 0)                   /* :: and ::1 */
+			if (memcmp(ip, zero, 15) == 0) /* :: and ::1 */
 				return false;
-			if ((ip[0] & 0xfe) == 0xfc)                      /* fc00::/7 unique local */
+			if ((ip[0] & 0xfe) == 0xfc) /* fc00::/7 unique local */
 				return false;
-			if (ip[0] == 0xfe && (ip[1] & 0xc0) == 0x80)     /* fe80::/10 link-local */
+			if (ip[0] == 0xfe && (ip[1] & 0xc0) == 0x80) /* fe80::/10 link-local */
 				return false;
-			if (ip[0] == 0xff)                               /* multicast */
+			if (ip[0] == 0xff) /* multicast */
 				return false;
 			if (ip[0] == 0x20 && ip[1] == 0x01 && ip[2] == 0x0d && ip[3] == 0xb8)
 				return false; /* 2001:db8::/32 documentation */
@@ -475,7 +491,7 @@ bool pg_url_ip_public(const pg_url *u)
 	}
 	if (ip[0] == 0 || ip[0] == 10 || ip[0] == 127 || ip[0] >= 224)
 		return false;
-	if (ip[0] == 100 && (ip[1] & 0xc0) == 64)        /* 100.64/10 shared */
+	if (ip[0] == 100 && (ip[1] & 0xc0) == 64) /* 100.64/10 shared */
 		return false;
 	if (ip[0] == 169 && ip[1] == 254)
 		return false;
@@ -502,8 +518,17 @@ static bool word_ascii(unsigned char c)
 static bool url_stop(unsigned char c)
 {
 	switch (c) {
-	case '"': case '\'': case '<': case '>': case '`': case '{': case '}': case '|':
-	case '\\': case '^': case 0x7f:
+	case '"':
+	case '\'':
+	case '<':
+	case '>':
+	case '`':
+	case '{':
+	case '}':
+	case '|':
+	case '\\':
+	case '^':
+	case 0x7f:
 		return true;
 	default:
 		return c <= 0x20;
@@ -754,12 +779,18 @@ static int pdf_escape(const unsigned char **p, const unsigned char *end)
 		return -1;
 	}
 	switch (e) {
-	case 'n': return '\n';
-	case 'r': return '\r';
-	case 't': return '\t';
-	case 'b': return '\b';
-	case 'f': return '\f';
-	default: return e; /* \( \) \\ and unknown escapes: the byte itself */
+	case 'n':
+		return '\n';
+	case 'r':
+		return '\r';
+	case 't':
+		return '\t';
+	case 'b':
+		return '\b';
+	case 'f':
+		return '\f';
+	default:
+		return e; /* \( \) \\ and unknown escapes: the byte itself */
 	}
 }
 
@@ -1051,31 +1082,31 @@ unsigned pg_url_distance(const char *x, size_t nx, const char *y, size_t ny, uns
 /* A protected domain, preprocessed once: the forms every host of every
  * message is compared with. */
 struct prot {
-	const char *domain;   /* A-labels, lower case */
-	const char *reg;      /* its registrable domain; NULL for a public suffix ("gov.it") */
-	const char *label;    /* first label of reg: "agenziaentrate" */
+	const char *domain; /* A-labels, lower case */
+	const char *reg;    /* its registrable domain; NULL for a public suffix ("gov.it") */
+	const char *label;  /* first label of reg: "agenziaentrate" */
 	size_t label_len;
-	const char *skel;     /* skeleton of label */
+	const char *skel; /* skeleton of label */
 	size_t skel_len;
-	const char *flat;     /* skeleton of reg without dots and hyphens: "agenziaentrategovit" */
+	const char *flat; /* skeleton of reg without dots and hyphens: "agenziaentrategovit" */
 	size_t flat_len;
-	const char *dskel;    /* skeleton of domain, dots kept */
+	const char *dskel; /* skeleton of domain, dots kept */
 	size_t dskel_len;
 };
 
 struct strlist {
-	const char **v;       /* sorted (strcmp), for bsearch */
+	const char **v; /* sorted (strcmp), for bsearch */
 	size_t n;
 };
 
 struct pg_url_ctx {
-	pg_arena *arena;      /* everything below lives here */
+	pg_arena *arena; /* everything below lives here */
 	psl_ctx_t *psl;
 	struct prot *prot;
 	size_t nprot;
-	struct strlist good;       /* registrable domains never reported */
-	struct strlist suffixes;   /* public suffixes whose every domain is trusted ("gov.it") */
-	struct strlist brands;     /* skeletons of brand words */
+	struct strlist good;     /* registrable domains never reported */
+	struct strlist suffixes; /* public suffixes whose every domain is trusted ("gov.it") */
+	struct strlist brands;   /* skeletons of brand words */
 	size_t *brand_len;
 	struct strlist shorteners;
 	struct strlist tlds;
@@ -1158,14 +1189,16 @@ static pg_status read_list(pg_url_ctx *c, const pg_config *cfg, const char *path
 	if (out->v == NULL)
 		return PG_ERR_NOMEM;
 	for (size_t i = 0; i < n; i++) {
-		const char *d = conf_domain(c->arena, path, i, pg_cfg_elem_str(cfg, path, i), err,
-					    errlen);
+		const char *d =
+			conf_domain(c->arena, path, i, pg_cfg_elem_str(cfg, path, i), err, errlen);
 		if (d == NULL)
 			return err[0] ? PG_ERR_CONFIG : PG_ERR_NOMEM;
 		if (words) {
 			if (strchr(d, '.') != NULL || strlen(d) < 3) {
-				snprintf(err, errlen, "%s[%zu]: '%s' must be one word of 3 letters "
-					 "or more", path, i, d);
+				snprintf(err, errlen,
+					 "%s[%zu]: '%s' must be one word of 3 letters "
+					 "or more",
+					 path, i, d);
 				return PG_ERR_CONFIG;
 			}
 			if ((d = skeleton(c->arena, d, strlen(d), NULL)) == NULL)
@@ -1353,14 +1386,14 @@ static bool brand_in_label(const pg_url_ctx *c, const char *l, size_t n, char *f
 /* What a host is compared by: its skeleton, and within it the registrable
  * part, its first label and its letters without dots and hyphens. */
 struct hostskel {
-	char *hs;        /* skeleton of the whole host (U-labels) */
+	char *hs; /* skeleton of the whole host (U-labels) */
 	size_t hl;
 	const char *rs;  /* the registrable part of hs */
 	size_t sll;      /* length of its first label */
 	const char *sfx; /* the public suffix part of hs */
 	char *flat;      /* rs without dots and hyphens */
 	size_t flat_len;
-	char *scratch;   /* hl + 1 bytes for brand_in_label */
+	char *scratch; /* hl + 1 bytes for brand_in_label */
 };
 
 static int host_skeleton(pg_arena *a, const pg_url *u, const char *reg, struct hostskel *k)
@@ -1569,9 +1602,10 @@ enum sym {
 };
 
 static const char *const sym_names[S_COUNT] = {
-	"URL_LOOKALIKE", "URL_BRAND_IN_DOMAIN", "URL_PUNYCODE",	 "URL_IP_LITERAL",
-	"URL_SHORTENER", "URL_USERINFO",	"URL_HREF_MISMATCH", "URL_DATA_OR_JS",
-	"URL_SUSPICIOUS_TLD", "URL_MANY",
+	"URL_LOOKALIKE",     "URL_BRAND_IN_DOMAIN", "URL_PUNYCODE",
+	"URL_IP_LITERAL",    "URL_SHORTENER",       "URL_USERINFO",
+	"URL_HREF_MISMATCH", "URL_DATA_OR_JS",      "URL_SUSPICIOUS_TLD",
+	"URL_MANY",
 };
 
 /* Details named per symbol: enough to see why, never a wall of text. */
@@ -1649,13 +1683,13 @@ struct run {
 	pg_arena *a;
 	struct cand *v;
 	size_t n, cap;
-	bool full;                /* max_urls reached */
-	unsigned char src;        /* where the scanner being run reads */
+	bool full;         /* max_urls reached */
+	unsigned char src; /* where the scanner being run reads */
 	struct sset urls, hosts, regs;
 	unsigned nsym[S_COUNT];
-	double factor[S_COUNT];   /* of the configured weight: the strongest finding */
+	double factor[S_COUNT]; /* of the configured weight: the strongest finding */
 	const char *detail[S_COUNT];
-	const char *sender;       /* sender_key(), once known */
+	const char *sender; /* sender_key(), once known */
 	pg_status st;
 };
 
@@ -1741,9 +1775,9 @@ static bool known_tld(const pg_url_ctx *c, const char *host)
  * domain. */
 static bool file_like_tld(const char *host)
 {
-	static const char *const ext[] = {"ai", "am", "cc", "do", "in", "md", "me", "mk",
-					  "ml", "mov", "one", "pl", "pm", "ps", "py", "rs",
-					  "sh", "so", "zip", NULL};
+	static const char *const ext[] = {"ai", "am", "cc",  "do",  "in",  "md", "me",
+					  "mk", "ml", "mov", "one", "pl",  "pm", "ps",
+					  "py", "rs", "sh",  "so",  "zip", NULL};
 	const char *dot = strrchr(host, '.');
 	if (dot == NULL)
 		return true;
@@ -1821,8 +1855,10 @@ static void check_host(struct run *r, const pg_url *u, unsigned char src)
  * pages make buttons, not a threat. */
 static bool js_noop(const char *p)
 {
-	static const char *const noops[] = {"", ";", "void(0)", "void(0);", "void 0", "void(0)//",
-					    "//", "return false", "return false;", "false", NULL};
+	static const char *const noops[] = {
+		"",          ";",  "void(0)",      "void(0);",      "void 0",
+		"void(0)//", "//", "return false", "return false;", "false",
+		NULL};
 	char buf[32];
 	size_t n = 0;
 	for (; *p && n + 1 < sizeof(buf); p++)

@@ -28,15 +28,16 @@ extern const pg_analyser pg_analyser_url;
 /* ---- parser ---------------------------------------------------------------- */
 
 enum {
-	PG_URL_USERINFO = 1u << 0,     /* "user[:pass]@" in the authority */
-	PG_URL_IPV4 = 1u << 1,         /* the host is an IPv4 address */
-	PG_URL_IPV6 = 1u << 2,         /* the host is a bracketed IPv6 address */
-	PG_URL_IP_OBFUSCATED = 1u << 3,/* IPv4 not in plain dotted decimal (hex, octal, dword...) */
-	PG_URL_IDN = 1u << 4,          /* the host has non-ASCII or "xn--" labels */
-	PG_URL_IDN_BAD = 1u << 5,      /* ...that IDNA refused: host_ascii is the raw host */
-	PG_URL_PCT_HOST = 1u << 6,     /* the host was percent-encoded */
-	PG_URL_OPAQUE = 1u << 7,       /* no authority (data:, javascript:, mailto:): host NULL */
-	PG_URL_BARE = 1u << 8,         /* no scheme given ("www.x.it", "x.it/path") */
+	PG_URL_USERINFO = 1u << 0, /* "user[:pass]@" in the authority */
+	PG_URL_IPV4 = 1u << 1,     /* the host is an IPv4 address */
+	PG_URL_IPV6 = 1u << 2,     /* the host is a bracketed IPv6 address */
+	PG_URL_IP_OBFUSCATED =
+		1u << 3,           /* IPv4 not in plain dotted decimal (hex, octal, dword...) */
+	PG_URL_IDN = 1u << 4,      /* the host has non-ASCII or "xn--" labels */
+	PG_URL_IDN_BAD = 1u << 5,  /* ...that IDNA refused: host_ascii is the raw host */
+	PG_URL_PCT_HOST = 1u << 6, /* the host was percent-encoded */
+	PG_URL_OPAQUE = 1u << 7,   /* no authority (data:, javascript:, mailto:): host NULL */
+	PG_URL_BARE = 1u << 8,     /* no scheme given ("www.x.it", "x.it/path") */
 };
 
 typedef struct pg_url {
@@ -67,9 +68,9 @@ bool pg_url_ip_public(const pg_url *u);
 /* ---- scanners ---------------------------------------------------------------- */
 
 typedef enum pg_url_kind {
-	PG_URLK_SCHEME,   /* "http://...", "https://...", "ftp://..." */
-	PG_URLK_WWW,      /* "www.host..." */
-	PG_URLK_BARE,     /* "host.tld/path": the caller checks the TLD */
+	PG_URLK_SCHEME, /* "http://...", "https://...", "ftp://..." */
+	PG_URLK_WWW,    /* "www.host..." */
+	PG_URLK_BARE,   /* "host.tld/path": the caller checks the TLD */
 } pg_url_kind;
 
 /* Called for each candidate; returns false to stop the scan. */
@@ -102,10 +103,10 @@ void pg_url_ctx_free(pg_url_ctx *c);
 const char *pg_url_registrable(const pg_url_ctx *c, const char *host_ascii);
 
 typedef enum pg_url_look {
-	PG_LOOK_NONE = 0,   /* nothing to say */
-	PG_LOOK_PROTECTED,  /* a protected or allowed domain, or under one */
-	PG_LOOK_LOOKALIKE,  /* imitates a protected domain (homoglyphs, typo, dots) */
-	PG_LOOK_BRAND,      /* carries a protected brand in another domain */
+	PG_LOOK_NONE = 0,  /* nothing to say */
+	PG_LOOK_PROTECTED, /* a protected or allowed domain, or under one */
+	PG_LOOK_LOOKALIKE, /* imitates a protected domain (homoglyphs, typo, dots) */
+	PG_LOOK_BRAND,     /* carries a protected brand in another domain */
 } pg_url_look;
 
 /* Compares the host of a parsed URL with the protected domains.  *target

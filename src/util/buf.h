@@ -30,7 +30,8 @@ void pg_buf_reset(pg_buf *b);
 pg_status pg_buf_append(pg_buf *b, const void *p, size_t n) PG_WUR;
 pg_status pg_buf_putc(pg_buf *b, char c) PG_WUR;
 pg_status pg_buf_puts(pg_buf *b, const char *s) PG_WUR;
-pg_status pg_buf_printf(pg_buf *b, const char *fmt, ...) PG_WUR __attribute__((format(printf, 2, 3)));
+pg_status pg_buf_printf(pg_buf *b, const char *fmt, ...) PG_WUR
+	__attribute__((format(printf, 2, 3)));
 pg_status pg_buf_vprintf(pg_buf *b, const char *fmt, va_list ap) PG_WUR;
 /* Gives the caller the data (malloc'd, NUL-terminated; never NULL unless
  * out of memory) and empties the buffer. */

@@ -29,12 +29,24 @@ pg_status pg_json_strn(pg_buf *b, const char *s, size_t n)
 		if (st != PG_OK)
 			break;
 		switch (c) {
-		case '"': st = pg_buf_puts(b, "\\\""); break;
-		case '\\': st = pg_buf_puts(b, "\\\\"); break;
-		case '\n': st = pg_buf_puts(b, "\\n"); break;
-		case '\r': st = pg_buf_puts(b, "\\r"); break;
-		case '\t': st = pg_buf_puts(b, "\\t"); break;
-		default: st = pg_buf_printf(b, "\\u%04x", c); break;
+		case '"':
+			st = pg_buf_puts(b, "\\\"");
+			break;
+		case '\\':
+			st = pg_buf_puts(b, "\\\\");
+			break;
+		case '\n':
+			st = pg_buf_puts(b, "\\n");
+			break;
+		case '\r':
+			st = pg_buf_puts(b, "\\r");
+			break;
+		case '\t':
+			st = pg_buf_puts(b, "\\t");
+			break;
+		default:
+			st = pg_buf_printf(b, "\\u%04x", c);
+			break;
 		}
 	}
 	if (st == PG_OK)

@@ -300,8 +300,8 @@ static void b64_encode(buf *out, const unsigned char *d, size_t n, size_t width)
 		if (i + 2 < n)
 			v |= d[i + 2];
 		char q[4] = {B64CH[(v >> 18) & 63], B64CH[(v >> 12) & 63],
-		             i + 1 < n ? B64CH[(v >> 6) & 63] : '=',
-		             i + 2 < n ? B64CH[v & 63] : '='};
+			     i + 1 < n ? B64CH[(v >> 6) & 63] : '=',
+			     i + 2 < n ? B64CH[v & 63] : '='};
 		for (int k = 0; k < 4; k++) {
 			if (width && col == width) {
 				buf_putc(out, '\n');
@@ -429,10 +429,17 @@ static char *markup_esc(const char *s)
 	buf b = {0};
 	for (; *s; s++) {
 		switch (*s) {
-		case '&': buf_puts(&b, "&amp;"); break;
-		case '<': buf_puts(&b, "&lt;"); break;
-		case '>': buf_puts(&b, "&gt;"); break;
-		default: buf_putc(&b, *s);
+		case '&':
+			buf_puts(&b, "&amp;");
+			break;
+		case '<':
+			buf_puts(&b, "&lt;");
+			break;
+		case '>':
+			buf_puts(&b, "&gt;");
+			break;
+		default:
+			buf_putc(&b, *s);
 		}
 	}
 	return buf_own(&b);
@@ -504,10 +511,10 @@ static char *fmt_date(int64_t t) /* RFC 5322 */
 {
 	static const char *const wd[] = {"Sun", "Mon", "Tue", "Wed", "Thu", "Fri", "Sat"};
 	static const char *const mn[] = {"Jan", "Feb", "Mar", "Apr", "May", "Jun",
-	                                 "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"};
+					 "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"};
 	civil c = local_of(t);
 	return sfmt("%s, %d %s %04d %02d:%02d:%02d +0100", wd[c.wday], c.d, mn[c.mo - 1], c.y, c.h,
-	            c.mi, c.s);
+		    c.mi, c.s);
 }
 
 static char *fmt_giorno(int64_t t)
@@ -580,11 +587,11 @@ static X509 *make_cert(const cert_spec *cs, EVP_PKEY *key, const party *issuer)
 	    !ASN1_TIME_set_string_X509(X509_getm_notAfter(x), cs->not_after))
 		die_ssl("setting certificate fields");
 	if (!X509_NAME_add_entry_by_txt(nm, "C", MBSTRING_UTF8, (const unsigned char *)"IT", -1, -1,
-	                                0) ||
+					0) ||
 	    !X509_NAME_add_entry_by_txt(nm, "O", MBSTRING_UTF8, (const unsigned char *)cs->o, -1,
-	                                -1, 0) ||
+					-1, 0) ||
 	    !X509_NAME_add_entry_by_txt(nm, "CN", MBSTRING_UTF8, (const unsigned char *)cs->cn, -1,
-	                                -1, 0))
+					-1, 0))
 		die_ssl("building a certificate name");
 	if (!X509_set_subject_name(x, nm) ||
 	    !X509_set_issuer_name(x, issuer ? X509_get_subject_name(issuer->cert) : nm) ||
@@ -596,10 +603,10 @@ static X509 *make_cert(const cert_spec *cs, EVP_PKEY *key, const party *issuer)
 	X509V3_set_ctx_nodb(&ctx);
 	X509V3_set_ctx(&ctx, issuer ? issuer->cert : x, x, NULL, NULL, 0);
 	add_ext(x, &ctx, NID_basic_constraints,
-	        cs->is_ca ? "critical,CA:TRUE" : "critical,CA:FALSE");
+		cs->is_ca ? "critical,CA:TRUE" : "critical,CA:FALSE");
 	add_ext(x, &ctx, NID_key_usage,
-	        cs->is_ca ? "critical,keyCertSign,cRLSign"
-	                  : "critical,digitalSignature,nonRepudiation");
+		cs->is_ca ? "critical,keyCertSign,cRLSign"
+			  : "critical,digitalSignature,nonRepudiation");
 	if (!cs->is_ca)
 		add_ext(x, &ctx, NID_ext_key_usage, "emailProtection");
 	add_ext(x, &ctx, NID_subject_key_identifier, "hash");
@@ -668,7 +675,7 @@ static char *cert_subject(X509 *x)
 
 static struct {
 	const char *outdir;
-	const char *msgdir;   /* subdirectory of outdir the messages go to */
+	const char *msgdir; /* subdirectory of outdir the messages go to */
 	buf expected;
 	const char *casename; /* current case: seeds identifiers and boundaries */
 	int seq;              /* current case number */
@@ -743,7 +750,7 @@ static void write_pem(const char *path, X509 *cert, EVP_PKEY *key)
 	if (!bio)
 		die("cannot create %s: %s", path, strerror(errno));
 	int ok = cert ? PEM_write_bio_X509(bio, cert)
-	              : PEM_write_bio_PrivateKey(bio, key, NULL, NULL, 0, NULL, NULL);
+		      : PEM_write_bio_PrivateKey(bio, key, NULL, NULL, 0, NULL, NULL);
 	if (!ok || BIO_flush(bio) <= 0)
 		die_ssl(path);
 	BIO_free(bio);
@@ -787,7 +794,7 @@ static bytes make_zip(const char *name, const void *data, size_t n)
 static char *eicar(void)
 {
 	return sfmt("%s%s", "X5O!P%@AP[4\\PZX54(P^)7CC)7}$EICAR-",
-	            "STANDARD-ANTIVIRUS-TEST-FILE!$H+H*");
+		    "STANDARD-ANTIVIRUS-TEST-FILE!$H+H*");
 }
 
 /* A small one-page PDF with a correct cross-reference table. */
@@ -796,12 +803,12 @@ static bytes fake_pdf(const char *line)
 	buf b = {0};
 	const char *stream = sfmt("BT /F1 14 Tf 72 770 Td (%s) Tj ET\n", line);
 	const char *obj[5] = {
-	        "<< /Type /Catalog /Pages 2 0 R >>",
-	        "<< /Type /Pages /Kids [3 0 R] /Count 1 >>",
-	        "<< /Type /Page /Parent 2 0 R /MediaBox [0 0 595 842] /Contents 4 0 R "
-	        "/Resources << /Font << /F1 5 0 R >> >> >>",
-	        sfmt("<< /Length %zu >>\nstream\n%sendstream", strlen(stream), stream),
-	        "<< /Type /Font /Subtype /Type1 /BaseFont /Helvetica >>",
+		"<< /Type /Catalog /Pages 2 0 R >>",
+		"<< /Type /Pages /Kids [3 0 R] /Count 1 >>",
+		"<< /Type /Page /Parent 2 0 R /MediaBox [0 0 595 842] /Contents 4 0 R "
+		"/Resources << /Font << /F1 5 0 R >> >> >>",
+		sfmt("<< /Length %zu >>\nstream\n%sendstream", strlen(stream), stream),
+		"<< /Type /Font /Subtype /Type1 /BaseFont /Helvetica >>",
 	};
 	size_t off[5];
 	buf_puts(&b, "%PDF-1.4\n%\xE2\xE3\xCF\xD3\n");
@@ -833,7 +840,7 @@ static bytes noise(const char *salt, size_t n)
 
 /* A 1x1 PNG. */
 static const char PNG_B64[] = "iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR42mNkYPhfDwAC"
-                              "hwGA60e6kgAAAABJRU5ErkJggg==\n";
+			      "hwGA60e6kgAAAABJRU5ErkJggg==\n";
 
 /* ======================================================================
  * MIME building blocks.  A "part" is a string of headers, a blank line and
@@ -859,7 +866,7 @@ static void check_boundary(const char *text, const char *boundary)
  * to the next delimiter (RFC 2046: delimiter := CRLF "--" boundary), so the
  * part keeps its own final line end. */
 static char *multipart_body(const char *boundary, const char *preamble, const char *const *parts,
-                            size_t n)
+			    size_t n)
 {
 	buf b = {0};
 	if (preamble) {
@@ -879,7 +886,7 @@ static char *multipart_body(const char *boundary, const char *preamble, const ch
 }
 
 static char *leaf_ex(const char *ctype, const char *disp, const char *cte, const void *data,
-                     size_t n, const char *extra, size_t width)
+		     size_t n, const char *extra, size_t width)
 {
 	buf b = {0};
 	buf_printf(&b, "Content-Type: %s\n", ctype);
@@ -914,13 +921,13 @@ static char *leaf_text(const char *ctype, const char *disp, const char *cte, con
 static char *attachment(const char *type, const char *name, bytes d)
 {
 	return leaf(sfmt("%s; name=\"%s\"", type, name), sfmt("attachment; filename=\"%s\"", name),
-	            "base64", d.p, d.n);
+		    "base64", d.p, d.n);
 }
 
 static char *mpart(const char *type, const char *boundary, const char *const *parts, size_t n)
 {
 	return sfmt("Content-Type: %s;\n boundary=\"%s\"\n\n%s", type, boundary,
-	            multipart_body(boundary, NULL, parts, n));
+		    multipart_body(boundary, NULL, parts, n));
 }
 
 /* A plain-text letter as simple HTML: paragraphs at blank lines. */
@@ -947,8 +954,8 @@ static char *simple_html(const char *text)
 static char *alt_part(const char *text, const char *cte, const char *boundary)
 {
 	const char *parts[2] = {
-	        leaf_text("text/plain; charset=utf-8", NULL, cte, text),
-	        leaf_text("text/html; charset=utf-8", NULL, cte, simple_html(text))};
+		leaf_text("text/plain; charset=utf-8", NULL, cte, text),
+		leaf_text("text/html; charset=utf-8", NULL, cte, simple_html(text))};
 	return mpart("multipart/alternative", boundary, parts, 2);
 }
 
@@ -1068,7 +1075,7 @@ static void orig_rcpt(orig_msg *m, const char *addr, int cc, int esterno)
 }
 
 static void orig_multipart(orig_msg *m, const char *type, const char *boundary,
-                           const char *const *parts, size_t n)
+			   const char *const *parts, size_t n)
 {
 	m->ctype = sfmt("%s;\n boundary=\"%s\"", type, boundary);
 	m->cte = NULL;
@@ -1079,8 +1086,8 @@ static void orig_alt(orig_msg *m, const char *text, const char *cte)
 {
 	const char *boundary = sfmt("=_alt_%.12s", tag_hex("alt"));
 	const char *parts[2] = {
-	        leaf_text("text/plain; charset=utf-8", NULL, cte, text),
-	        leaf_text("text/html; charset=utf-8", NULL, cte, simple_html(text))};
+		leaf_text("text/plain; charset=utf-8", NULL, cte, text),
+		leaf_text("text/html; charset=utf-8", NULL, cte, simple_html(text))};
 	orig_multipart(m, "multipart/alternative", boundary, parts, 2);
 }
 
@@ -1116,10 +1123,10 @@ static char *render_orig(const orig_msg *m, const char *ident)
 	const char *dom = domain_of(m->from);
 	char *to = addr_list(m, 0), *cc = addr_list(m, 1);
 	buf_printf(&b,
-	           "Received: from webmail.%s (webmail.%s [192.0.2.44])\n"
-	           "\tby smtps.%s (Postfix) with ESMTPSA id 4ZF0%04d\n"
-	           "\tfor <%s>; %s\n",
-	           dom, dom, dom, g.seq, m->rcpt[0].addr, fmt_date(m->date));
+		   "Received: from webmail.%s (webmail.%s [192.0.2.44])\n"
+		   "\tby smtps.%s (Postfix) with ESMTPSA id 4ZF0%04d\n"
+		   "\tfor <%s>; %s\n",
+		   dom, dom, dom, g.seq, m->rcpt[0].addr, fmt_date(m->date));
 	buf_printf(&b, "Date: %s\nSubject: %s\n", fmt_date(m->date), m->subject);
 	if (m->from_name)
 		buf_printf(&b, "From: \"%s\" <%s>\n", m->from_name, m->from);
@@ -1131,9 +1138,9 @@ static char *render_orig(const orig_msg *m, const char *ident)
 		buf_printf(&b, "Cc: %s\n", cc);
 	if (ident)
 		buf_printf(&b,
-		           "X-TipoRicevuta: completa\nMessage-ID: <%s>\nX-Riferimento-Message-ID: "
-		           "%s\n",
-		           ident, m->msgid);
+			   "X-TipoRicevuta: completa\nMessage-ID: <%s>\nX-Riferimento-Message-ID: "
+			   "%s\n",
+			   ident, m->msgid);
 	else
 		buf_printf(&b, "Message-ID: %s\n", m->msgid);
 	buf_printf(&b, "MIME-Version: 1.0\nContent-Type: %s\n", m->ctype);
@@ -1211,7 +1218,7 @@ static pec_spec rcpt_spec(const char *tipo, const provider *pv, const orig_msg *
 static char *make_ident(const provider *pv)
 {
 	return sfmt("opec%d01.%s.%d.%d.1.%d@%s", pv->code, fmt_stamp(g.t), 30000 + g.seq,
-	            g.seq % 9 + 1, g.seq, pv->domains[0]);
+		    g.seq % 9 + 1, g.seq, pv->domains[0]);
 }
 
 typedef struct {
@@ -1221,22 +1228,22 @@ typedef struct {
 /* Subject prefixes and certification texts per receipt type (PEC.md §2);
  * "%s" in an outcome is the error text. */
 static const receipt_kind RECEIPT_KINDS[] = {
-        {"accettazione", "ACCETTAZIONE: ", "Ricevuta di accettazione",
-         "è stato accettato dal sistema ed inoltrato."},
-        {"non-accettazione", "AVVISO DI NON ACCETTAZIONE: ", "Avviso di non accettazione",
-         "non è stato accettato per il seguente errore: %s"},
-        {"presa-in-carico", "PRESA IN CARICO: ", "Ricevuta di presa in carico",
-         "è stato preso in carico dal sistema di destinazione."},
-        {"avvenuta-consegna", "CONSEGNA: ", "Ricevuta di avvenuta consegna",
-         "è stato consegnato nella casella di destinazione."},
-        {"errore-consegna", "AVVISO DI MANCATA CONSEGNA: ", "Avviso di mancata consegna",
-         "non è stato consegnato per il seguente errore: %s"},
-        {"preavviso-errore-consegna",
-         "AVVISO DI MANCATA CONSEGNA ENTRO 12 ORE: ", "Avviso di mancata consegna entro 12 ore",
-         "non è stato consegnato entro le prime 12 ore dall'invio (%s).\n"
-         "Il sistema continuerà a tentare la consegna fino allo scadere delle 24 ore."},
-        {"rilevazione-virus", "PROBLEMA DI SICUREZZA: ", "Avviso di rilevazione virus informatico",
-         "contiene un virus informatico (%s) e non è stato consegnato."},
+	{"accettazione", "ACCETTAZIONE: ", "Ricevuta di accettazione",
+	 "è stato accettato dal sistema ed inoltrato."},
+	{"non-accettazione", "AVVISO DI NON ACCETTAZIONE: ", "Avviso di non accettazione",
+	 "non è stato accettato per il seguente errore: %s"},
+	{"presa-in-carico", "PRESA IN CARICO: ", "Ricevuta di presa in carico",
+	 "è stato preso in carico dal sistema di destinazione."},
+	{"avvenuta-consegna", "CONSEGNA: ", "Ricevuta di avvenuta consegna",
+	 "è stato consegnato nella casella di destinazione."},
+	{"errore-consegna", "AVVISO DI MANCATA CONSEGNA: ", "Avviso di mancata consegna",
+	 "non è stato consegnato per il seguente errore: %s"},
+	{"preavviso-errore-consegna",
+	 "AVVISO DI MANCATA CONSEGNA ENTRO 12 ORE: ", "Avviso di mancata consegna entro 12 ore",
+	 "non è stato consegnato entro le prime 12 ore dall'invio (%s).\n"
+	 "Il sistema continuerà a tentare la consegna fino allo scadere delle 24 ore."},
+	{"rilevazione-virus", "PROBLEMA DI SICUREZZA: ", "Avviso di rilevazione virus informatico",
+	 "contiene un virus informatico (%s) e non è stato consegnato."},
 };
 
 static const receipt_kind *receipt_kind_of(const char *tipo)
@@ -1267,48 +1274,48 @@ static char *cert_text(const pec_spec *s, const char *ident, const char **title)
 	if (s->kind == K_ENVELOPE) {
 		*title = "Messaggio di posta certificata";
 		buf_printf(&b,
-		           "--Questo è un Messaggio di Posta Certificata--\n\n"
-		           "Il giorno %s alle ore %s (+0100) il messaggio con Oggetto\n"
-		           "\"%s\" è stato inviato dal mittente \"%s\"\n"
-		           "e indirizzato a:\n",
-		           giorno, ora, m->subject, m->from);
+			   "--Questo è un Messaggio di Posta Certificata--\n\n"
+			   "Il giorno %s alle ore %s (+0100) il messaggio con Oggetto\n"
+			   "\"%s\" è stato inviato dal mittente \"%s\"\n"
+			   "e indirizzato a:\n",
+			   giorno, ora, m->subject, m->from);
 		for (size_t i = 0; i < m->nrcpt; i++)
 			buf_printf(&b, "%s\n", m->rcpt[i].addr);
 		buf_printf(
-		        &b,
-		        "Il messaggio originale è incluso in allegato, per aprirlo cliccare sul "
-		        "file "
-		        "\"postacert.eml\" (nella webmail o in alcuni client di posta l'allegato "
-		        "potrebbe avere come nome l'oggetto del messaggio originale).\n"
-		        "L'allegato daticert.xml contiene informazioni di servizio sulla "
-		        "trasmissione\n"
-		        "L'identificativo univoco di questo messaggio è: %s\n",
-		        ident);
+			&b,
+			"Il messaggio originale è incluso in allegato, per aprirlo cliccare sul "
+			"file "
+			"\"postacert.eml\" (nella webmail o in alcuni client di posta l'allegato "
+			"potrebbe avere come nome l'oggetto del messaggio originale).\n"
+			"L'allegato daticert.xml contiene informazioni di servizio sulla "
+			"trasmissione\n"
+			"L'identificativo univoco di questo messaggio è: %s\n",
+			ident);
 	} else if (s->kind == K_ANOMALY) {
 		*title = "Anomalia nel messaggio";
 		buf_printf(&b,
-		           "Anomalia nel messaggio\n"
-		           "Il giorno %s alle ore %s (+0100) è stato ricevuto\n"
-		           "il messaggio \"%s\" proveniente da \"%s\"\n"
-		           "ed indirizzato a:\n",
-		           giorno, ora, m->subject, m->from);
+			   "Anomalia nel messaggio\n"
+			   "Il giorno %s alle ore %s (+0100) è stato ricevuto\n"
+			   "il messaggio \"%s\" proveniente da \"%s\"\n"
+			   "ed indirizzato a:\n",
+			   giorno, ora, m->subject, m->from);
 		for (size_t i = 0; i < m->nrcpt; i++)
 			buf_printf(&b, "%s\n", m->rcpt[i].addr);
 		buf_printf(&b,
-		           "Tali dati non sono stati certificati per il seguente errore:\n"
-		           "il messaggio non è un messaggio di posta certificata\n"
-		           "Il messaggio originale è incluso in allegato.\n"
-		           "Identificativo messaggio: %s\n",
-		           ident);
+			   "Tali dati non sono stati certificati per il seguente errore:\n"
+			   "il messaggio non è un messaggio di posta certificata\n"
+			   "Il messaggio originale è incluso in allegato.\n"
+			   "Identificativo messaggio: %s\n",
+			   ident);
 	} else {
 		const receipt_kind *rk = receipt_kind_of(s->tipo);
 		*title = s->title ? s->title : rk->title;
 		buf_printf(&b,
-		           "%s\n\n"
-		           "Il giorno %s alle ore %s (+0100) il messaggio\n"
-		           "\"%s\" proveniente da \"%s\"\n"
-		           "ed indirizzato a:\n",
-		           *title, giorno, ora, m->subject, m->from);
+			   "%s\n\n"
+			   "Il giorno %s alle ore %s (+0100) il messaggio\n"
+			   "\"%s\" proveniente da \"%s\"\n"
+			   "ed indirizzato a:\n",
+			   *title, giorno, ora, m->subject, m->from);
 		if (s->consegna) {
 			buf_printf(&b, "%s\n", s->consegna);
 		} else {
@@ -1318,7 +1325,7 @@ static char *cert_text(const pec_spec *s, const char *ident, const char **title)
 		const char *outcome = s->outcome ? s->outcome : rk->outcome;
 		if (strstr(outcome, "%s"))
 			outcome = replace_once(outcome, "%s",
-			                       s->errore_esteso ? s->errore_esteso : "");
+					       s->errore_esteso ? s->errore_esteso : "");
 		buf_printf(&b, "%s\nIdentificativo messaggio: %s\n", outcome, ident);
 	}
 	return buf_own(&b);
@@ -1328,7 +1335,7 @@ static char *cert_html(const char *title, const char *text)
 {
 	buf b = {0};
 	buf_printf(&b, "<html>\n<head><title>%s</title></head>\n<body>\n<h3>%s</h3>\n<hr><br>\n",
-	           title, title);
+		   title, title);
 	const char *esc = markup_esc(text);
 	for (const char *p = esc; *p;) {
 		const char *e = strchr(p, '\n');
@@ -1347,25 +1354,25 @@ static char *daticert_xml(const pec_spec *s, const char *ident, const char *enco
 	buf b = {0};
 	buf_printf(&b, "<?xml version=\"1.0\" encoding=\"%s\"?>\n", encoding);
 	buf_printf(&b, "<postacert tipo=\"%s\" errore=\"%s\">\n", s->tipo,
-	           s->errore ? s->errore : "nessuno");
+		   s->errore ? s->errore : "nessuno");
 	buf_puts(&b, "    <intestazione>\n");
 	buf_printf(&b, "        <mittente>%s</mittente>\n",
-	           markup_esc(s->daticert_mittente ? s->daticert_mittente : m->from));
+		   markup_esc(s->daticert_mittente ? s->daticert_mittente : m->from));
 	for (size_t i = 0; i < m->nrcpt; i++)
 		buf_printf(&b, "        <destinatari tipo=\"%s\">%s</destinatari>\n",
-		           m->rcpt[i].esterno ? "esterno" : "certificato",
-		           markup_esc(m->rcpt[i].addr));
+			   m->rcpt[i].esterno ? "esterno" : "certificato",
+			   markup_esc(m->rcpt[i].addr));
 	buf_printf(&b, "        <risposte>%s</risposte>\n", markup_esc(m->from));
 	buf_printf(&b, "        <oggetto>%s</oggetto>\n", markup_esc(m->subject));
 	buf_puts(&b, "    </intestazione>\n    <dati>\n");
 	buf_printf(&b, "        <gestore-emittente>%s</gestore-emittente>\n",
-	           markup_esc(s->issuer->name));
+		   markup_esc(s->issuer->name));
 	buf_printf(&b,
-	           "        <data zona=\"+0100\">\n"
-	           "            <giorno>%s</giorno>\n"
-	           "            <ora>%s</ora>\n"
-	           "        </data>\n",
-	           fmt_giorno(g.t), fmt_ora(g.t));
+		   "        <data zona=\"+0100\">\n"
+		   "            <giorno>%s</giorno>\n"
+		   "            <ora>%s</ora>\n"
+		   "        </data>\n",
+		   fmt_giorno(g.t), fmt_ora(g.t));
 	buf_printf(&b, "        <identificativo>%s</identificativo>\n", markup_esc(ident));
 	buf_printf(&b, "        <msgid>%s</msgid>\n", markup_esc(m->msgid));
 	if (s->ricevuta && (s->kind == K_ENVELOPE || strcmp(s->tipo, "avvenuta-consegna") == 0))
@@ -1374,7 +1381,7 @@ static char *daticert_xml(const pec_spec *s, const char *ident, const char *enco
 		buf_printf(&b, "        <consegna>%s</consegna>\n", markup_esc(s->consegna));
 	if (s->errore_esteso)
 		buf_printf(&b, "        <errore-esteso>%s</errore-esteso>\n",
-		           markup_esc(s->errore_esteso));
+			   markup_esc(s->errore_esteso));
 	buf_puts(&b, "    </dati>\n</postacert>\n");
 	return buf_own(&b);
 }
@@ -1382,7 +1389,8 @@ static char *daticert_xml(const pec_spec *s, const char *ident, const char *enco
 static bytes daticert_bytes(const pec_spec *s, const char *ident)
 {
 	switch (s->dc) {
-	case DC_UTF16: return utf16be_of(daticert_xml(s, ident, "UTF-16"));
+	case DC_UTF16:
+		return utf16be_of(daticert_xml(s, ident, "UTF-16"));
 	case DC_MALFORMED: {
 		/* Cut inside <dati>: unclosed elements, so not well-formed. */
 		const char *x = daticert_xml(s, ident, "UTF-8");
@@ -1391,7 +1399,8 @@ static bytes daticert_bytes(const pec_spec *s, const char *ident)
 			die("internal: daticert without gestore-emittente");
 		return text_bytes(sfmt("%.*s\n", (int)(cut - x), x));
 	}
-	default: return text_bytes(daticert_xml(s, ident, "UTF-8"));
+	default:
+		return text_bytes(daticert_xml(s, ident, "UTF-8"));
 	}
 }
 
@@ -1413,7 +1422,7 @@ static bytes cms_sign(const sign_opts *o, const char *content_lf)
 	if (!cms)
 		die_ssl("CMS_sign");
 	CMS_SignerInfo *si =
-	        CMS_add1_signer(cms, o->signer->cert, o->signer->key, o->md, CMS_BINARY);
+		CMS_add1_signer(cms, o->signer->cert, o->signer->key, o->md, CMS_BINARY);
 	if (!si)
 		die_ssl("CMS_add1_signer");
 	/* Added before CMS_final, which then keeps it instead of using "now". */
@@ -1448,10 +1457,10 @@ static bytes cms_sign(const sign_opts *o, const char *content_lf)
 }
 
 static char *received(const char *from_host, const char *ip, const char *by_dom, const char *id,
-                      const char *for_addr)
+		      const char *for_addr)
 {
 	return sfmt("from %s (%s [%s])\n\tby mx.%s (Postfix) with ESMTPS id %s\n\tfor <%s>; %s",
-	            from_host, from_host, ip, by_dom, id, for_addr, fmt_date(g.t));
+		    from_host, from_host, ip, by_dom, id, for_addr, fmt_date(g.t));
 }
 
 static void pec_build(const pec_spec *s, pec_out *o)
@@ -1470,44 +1479,44 @@ static void pec_build(const pec_spec *s, pec_out *o)
 	const char *bmix = sfmt("----------=_%lld-%d-178", (long long)g.t, 30000 + g.seq);
 	const char *balt = sfmt("----------=_%lld-%d-179", (long long)g.t, 30000 + g.seq);
 	const char *alt[2] = {
-	        leaf("text/plain; charset=\"iso-8859-1\"", "inline", "quoted-printable", ltext,
-	             strlen(ltext)),
-	        leaf("text/html; charset=\"iso-8859-1\"", "inline", "quoted-printable", lhtml,
-	             strlen(lhtml)),
+		leaf("text/plain; charset=\"iso-8859-1\"", "inline", "quoted-printable", ltext,
+		     strlen(ltext)),
+		leaf("text/html; charset=\"iso-8859-1\"", "inline", "quoted-printable", lhtml,
+		     strlen(lhtml)),
 	};
 	const char *parts[3];
 	size_t np = 0;
 	parts[np++] = sfmt("Content-Type: multipart/alternative;\n boundary=\"%s\"\n"
-	                   "Content-Transfer-Encoding: binary\n\n%s",
-	                   balt, multipart_body(balt, NULL, alt, 2));
+			   "Content-Transfer-Encoding: binary\n\n%s",
+			   balt, multipart_body(balt, NULL, alt, 2));
 	if (s->kind != K_ANOMALY && s->dc != DC_NONE) {
 		bytes dc = daticert_bytes(s, o->ident);
 		parts[np++] = leaf_ex("application/xml; name=\"daticert.xml\"",
-		                      "inline; filename=\"daticert.xml\"", "base64", dc.p, dc.n,
-		                      NULL, 60);
+				      "inline; filename=\"daticert.xml\"", "base64", dc.p, dc.n,
+				      NULL, 60);
 	}
 	int with_orig = s->kind == K_RECEIPT ? s->include_orig : !s->no_postacert;
 	if (with_orig) {
 		const char *pc =
-		        render_orig(s->postacert_orig ? s->postacert_orig : m,
-		                    s->kind == K_ENVELOPE && pv->rewrites_msgid ? o->ident : NULL);
+			render_orig(s->postacert_orig ? s->postacert_orig : m,
+				    s->kind == K_ENVELOPE && pv->rewrites_msgid ? o->ident : NULL);
 		parts[np++] = sfmt("Content-Type: message/rfc822; name=\"postacert.eml\"\n"
-		                   "Content-Disposition: inline; filename=\"postacert.eml\"\n"
-		                   "Content-Transfer-Encoding: %s\n\n%s",
-		                   is_7bit(pc) ? "7bit" : "8bit", pc);
+				   "Content-Disposition: inline; filename=\"postacert.eml\"\n"
+				   "Content-Transfer-Encoding: %s\n\n%s",
+				   is_7bit(pc) ? "7bit" : "8bit", pc);
 	}
 	o->entity = sfmt("Content-Type: multipart/mixed; boundary=\"%s\"\n"
-	                 "Content-Transfer-Encoding: binary\nMIME-Version: 1.0\n\n%s",
-	                 bmix, multipart_body(bmix, NULL, parts, np));
+			 "Content-Transfer-Encoding: binary\nMIME-Version: 1.0\n\n%s",
+			 bmix, multipart_body(bmix, NULL, parts, np));
 
 	sign_opts so = {s->signer ? s->signer : pv->p, s->sha1 ? EVP_sha1() : EVP_sha256(),
-	                s->opaque, s->corrupt_sig, g.t};
+			s->opaque, s->corrupt_sig, g.t};
 	o->sig = cms_sign(&so, o->entity);
 	o->boundary = sfmt("----%.32s", tag_hex("smime"));
 	o->sigtype =
-	        s->pkcs7_proto ? "application/pkcs7-signature" : "application/x-pkcs7-signature";
+		s->pkcs7_proto ? "application/pkcs7-signature" : "application/x-pkcs7-signature";
 	o->ctype = sfmt("multipart/signed; protocol=\"%s\"; micalg=%s; boundary=\"%s\"", o->sigtype,
-	                s->sha1 ? "sha1" : "\"sha-256\"", o->boundary);
+			s->sha1 ? "sha1" : "\"sha-256\"", o->boundary);
 
 	/* Header order as in the providers' messages (shared oracle, PEC.md §1-2). */
 	hdrs *h = &o->h;
@@ -1517,7 +1526,7 @@ static void pec_build(const pec_spec *s, pec_out *o)
 		const char *rto = s->to ? s->to : m->from;
 		h_add(h, "Received",
 		      received(sfmt("smtp.%s", pdom), "192.0.2.23", domain_of(rto),
-		               sfmt("4ZR1%04d", g.seq), rto));
+			       sfmt("4ZR1%04d", g.seq), rto));
 		h_add(h, "Subject", subject);
 		h_add(h, "X-Riferimento-Message-ID", m->msgid);
 		h_add(h, "Date", fmt_date(g.t));
@@ -1532,7 +1541,7 @@ static void pec_build(const pec_spec *s, pec_out *o)
 	} else {
 		h_add(h, "Received",
 		      received(sfmt("smtp.%s", pdom), "192.0.2.13", domain_of(m->rcpt[0].addr),
-		               sfmt("4ZG1%04d", g.seq), m->rcpt[0].addr));
+			       sfmt("4ZG1%04d", g.seq), m->rcpt[0].addr));
 		h_add(h, "Subject", subject);
 		h_add(h, "X-Riferimento-Message-ID", m->msgid);
 		h_add(h, "Date", fmt_date(g.t));
@@ -1556,9 +1565,9 @@ static char *sig_part(const pec_out *o)
 {
 	buf b = {0};
 	buf_printf(&b,
-	           "Content-Type: %s; name=\"smime.p7s\"\nContent-Transfer-Encoding: base64\n"
-	           "Content-Disposition: attachment; filename=\"smime.p7s\"\n\n",
-	           o->sigtype);
+		   "Content-Type: %s; name=\"smime.p7s\"\nContent-Transfer-Encoding: base64\n"
+		   "Content-Disposition: attachment; filename=\"smime.p7s\"\n\n",
+		   o->sigtype);
 	b64_encode(&b, o->sig.p, o->sig.n, 64);
 	return buf_own(&b);
 }
@@ -1586,7 +1595,7 @@ static char *pec_render(const pec_out *o, int sig_first)
 #define CL_INVALID "invalid-pec"
 
 static void emit(const char *msg, int crlf, const char *cls, const char *type, const char *prov,
-                 const char *reason, const char *note)
+		 const char *reason, const char *note)
 {
 	/* Lines over 998 octets would not survive SMTP (RFC 5322 §2.1.1). */
 	for (const char *p = msg; *p;) {
@@ -1605,7 +1614,7 @@ static void emit(const char *msg, int crlf, const char *cls, const char *type, c
 		write_file(path, msg, strlen(msg));
 	}
 	buf_printf(&g.expected, "%s.eml\t%s\t%s\t%s\t%s\t%s\n", g.casename, cls, type ? type : "",
-	           prov ? prov : "", reason ? reason : "", note ? note : "");
+		   prov ? prov : "", reason ? reason : "", note ? note : "");
 	g.nmsg++;
 }
 
@@ -1614,30 +1623,30 @@ static void emit(const char *msg, int crlf, const char *cls, const char *type, c
  * ====================================================================== */
 
 static const char TXT_ORDER[] =
-        "Gentili signori,\n\n"
-        "con la presente confermiamo l'ordine n. 2026/118 del 15/01/2026 per la fornitura di 40 "
-        "quadri elettrici modello QE-200.\n"
-        "La consegna è prevista entro il 27/02/2026 presso la vostra sede di Bergamo.\n\n"
-        "Cordiali saluti\n"
-        "Lucia Ferraro\n"
-        "Ferraro Impianti S.r.l.\n";
+	"Gentili signori,\n\n"
+	"con la presente confermiamo l'ordine n. 2026/118 del 15/01/2026 per la fornitura di 40 "
+	"quadri elettrici modello QE-200.\n"
+	"La consegna è prevista entro il 27/02/2026 presso la vostra sede di Bergamo.\n\n"
+	"Cordiali saluti\n"
+	"Lucia Ferraro\n"
+	"Ferraro Impianti S.r.l.\n";
 
 static const char TXT_INVOICE[] =
-        "Buongiorno,\n\n"
-        "in allegato trasmettiamo copia di cortesia della fattura n. 42/2026 relativa alla "
-        "fornitura di gennaio.\n"
-        "Il pagamento è previsto a 60 giorni data fattura sull'IBAN "
-        "IT60X0542811101000000123456.\n\n"
-        "Cordiali saluti\n"
-        "Ufficio amministrazione\n"
-        "Ferraro Impianti S.r.l.\n";
+	"Buongiorno,\n\n"
+	"in allegato trasmettiamo copia di cortesia della fattura n. 42/2026 relativa alla "
+	"fornitura di gennaio.\n"
+	"Il pagamento è previsto a 60 giorni data fattura sull'IBAN "
+	"IT60X0542811101000000123456.\n\n"
+	"Cordiali saluti\n"
+	"Ufficio amministrazione\n"
+	"Ferraro Impianti S.r.l.\n";
 
 static const char TXT_MEETING[] =
-        "Gentili colleghi,\n\n"
-        "si trasmette il verbale della riunione del 12/01/2026 sul cantiere di via Roma.\n"
-        "Eventuali osservazioni vanno inviate entro venerdì 23/01/2026.\n\n"
-        "Cordiali saluti\n"
-        "Lucia Ferraro\n";
+	"Gentili colleghi,\n\n"
+	"si trasmette il verbale della riunione del 12/01/2026 sul cantiere di via Roma.\n"
+	"Eventuali osservazioni vanno inviate entro venerdì 23/01/2026.\n\n"
+	"Cordiali saluti\n"
+	"Lucia Ferraro\n";
 
 /* Simple case: alfa's user writes to beta's purchasing office. */
 static orig_msg alfa_orig(const char *subject)
@@ -1676,10 +1685,10 @@ static void gen_envelopes(void)
 	{
 		orig_msg m = alfa_orig("Fattura n. 42/2026");
 		const char *parts[2] = {
-		        alt_part(TXT_INVOICE, "quoted-printable",
-		                 sfmt("=_alt_%.10s", tag_hex("a"))),
-		        attachment("application/pdf", "Fattura_42_2026.pdf",
-		                   fake_pdf("Fattura n. 42/2026 - Ferraro Impianti S.r.l."))};
+			alt_part(TXT_INVOICE, "quoted-printable",
+				 sfmt("=_alt_%.10s", tag_hex("a"))),
+			attachment("application/pdf", "Fattura_42_2026.pdf",
+				   fake_pdf("Fattura n. 42/2026 - Ferraro Impianti S.r.l."))};
 		orig_multipart(&m, "multipart/mixed", sfmt("=_mix_%.10s", tag_hex("m")), parts, 2);
 		pec_spec s = env_spec(ALFA, &m);
 		pec_out o;
@@ -1694,39 +1703,39 @@ static void gen_envelopes(void)
 		/* '&' is legal in a msg-id and must come out as &amp; in daticert. */
 		m.msgid = sfmt("<pratica-7&2026.%.16s@pec.alfa.test>", tag_hex("msgid"));
 		const char *text = "Si trasmette la documentazione della pratica 7/2026.\n"
-		                   "Il logo aziendale è nella versione HTML.\n";
+				   "Il logo aziendale è nella versione HTML.\n";
 		const char *html =
-		        "<html><body><p>Si trasmette la documentazione della pratica 7/2026.</p>"
-		        "<img src=\"cid:logo@ferraro.test\"></body></html>\n";
+			"<html><body><p>Si trasmette la documentazione della pratica 7/2026.</p>"
+			"<img src=\"cid:logo@ferraro.test\"></body></html>\n";
 		const char *rel[2] = {
-		        leaf_text("text/html; charset=utf-8", NULL, "quoted-printable", html),
-		        sfmt("Content-Type: image/png; name=\"logo.png\"\nContent-Disposition: "
-		             "inline; "
-		             "filename=\"logo.png\"\nContent-Transfer-Encoding: base64\n"
-		             "Content-ID: <logo@ferraro.test>\n\n%s",
-		             PNG_B64),
+			leaf_text("text/html; charset=utf-8", NULL, "quoted-printable", html),
+			sfmt("Content-Type: image/png; name=\"logo.png\"\nContent-Disposition: "
+			     "inline; "
+			     "filename=\"logo.png\"\nContent-Transfer-Encoding: base64\n"
+			     "Content-ID: <logo@ferraro.test>\n\n%s",
+			     PNG_B64),
 		};
 		const char *alt[2] = {
-		        leaf_text("text/plain; charset=utf-8", NULL, "8bit", text),
-		        mpart("multipart/related; type=\"text/html\"",
-		              sfmt("=_rel_%.10s", tag_hex("r")), rel, 2),
+			leaf_text("text/plain; charset=utf-8", NULL, "8bit", text),
+			mpart("multipart/related; type=\"text/html\"",
+			      sfmt("=_rel_%.10s", tag_hex("r")), rel, 2),
 		};
 		const char *fwd = sfmt(
-		        "Date: %s\nFrom: fornitore@example.org\nTo: lucia.ferraro@pec.alfa.test\n"
-		        "Subject: Preventivo lavori\nMessage-ID: <prev-2026-01-12@example.org>\n"
-		        "MIME-Version: 1.0\nContent-Type: text/plain; charset=utf-8\n"
-		        "Content-Transfer-Encoding: 8bit\n\n"
-		        "Preventivo: 1.250,00 EUR IVA esclusa, validità 30 giorni.\n",
-		        fmt_date(g.t - 7 * 86400));
+			"Date: %s\nFrom: fornitore@example.org\nTo: lucia.ferraro@pec.alfa.test\n"
+			"Subject: Preventivo lavori\nMessage-ID: <prev-2026-01-12@example.org>\n"
+			"MIME-Version: 1.0\nContent-Type: text/plain; charset=utf-8\n"
+			"Content-Transfer-Encoding: 8bit\n\n"
+			"Preventivo: 1.250,00 EUR IVA esclusa, validità 30 giorni.\n",
+			fmt_date(g.t - 7 * 86400));
 		const char *csv = "voce;importo\nquadro QE-200;1250,00\n";
 		const char *mixed[4] = {
-		        mpart("multipart/alternative", sfmt("=_alt_%.10s", tag_hex("a")), alt, 2),
-		        sfmt("Content-Type: message/rfc822\nContent-Disposition: attachment; "
-		             "filename=\"preventivo.eml\"\n\n%s",
-		             fwd),
-		        attachment("text/csv; charset=utf-8", "voci.csv", text_bytes(csv)),
-		        attachment("application/pdf", "planimetria.pdf",
-		                   fake_pdf("Planimetria pratica 7/2026")),
+			mpart("multipart/alternative", sfmt("=_alt_%.10s", tag_hex("a")), alt, 2),
+			sfmt("Content-Type: message/rfc822\nContent-Disposition: attachment; "
+			     "filename=\"preventivo.eml\"\n\n%s",
+			     fwd),
+			attachment("text/csv; charset=utf-8", "voci.csv", text_bytes(csv)),
+			attachment("application/pdf", "planimetria.pdf",
+				   fake_pdf("Planimetria pratica 7/2026")),
 		};
 		orig_multipart(&m, "multipart/mixed", sfmt("=_mix_%.10s", tag_hex("m")), mixed, 4);
 		pec_spec s = env_spec(ALFA, &m);
@@ -1740,13 +1749,13 @@ static void gen_envelopes(void)
 	case_begin("env-beta-sha1-xpkcs7");
 	{
 		orig_msg m = orig_new("Avv. Marco Conti", "marco.conti@pec.beta.test",
-		                      "Atto di precetto - notifica");
+				      "Atto di precetto - notifica");
 		orig_rcpt(&m, "segreteria@legal.alfa.test", 0, 0);
 		orig_plain(
-		        &m,
-		        "Egregi signori,\n\nsi notifica in allegato l'atto di precetto relativo al "
-		        "procedimento n. 1234/2025.\nDistinti saluti\nAvv. Marco Conti\n"
-		        "Studio legale Conti - Brescia\n");
+			&m,
+			"Egregi signori,\n\nsi notifica in allegato l'atto di precetto relativo al "
+			"procedimento n. 1234/2025.\nDistinti saluti\nAvv. Marco Conti\n"
+			"Studio legale Conti - Brescia\n");
 		pec_spec s = env_spec(BETA, &m);
 		s.sha1 = 1;
 		pec_out o;
@@ -1760,15 +1769,15 @@ static void gen_envelopes(void)
 	case_begin("env-beta-cms-sha256");
 	{
 		orig_msg m = orig_new("Edilizia Moretti S.r.l.", "gare@pec.beta.test",
-		                      "Offerta gara CIG 9A1B2C3D4E");
+				      "Offerta gara CIG 9A1B2C3D4E");
 		orig_rcpt(&m, "ufficio.gare@pec.alfa.test", 0, 0);
 		const char *parts[2] = {
-		        leaf_text("text/plain; charset=utf-8", NULL, "quoted-printable",
-		                  "Spett.le Ente,\n\nsi trasmette l'offerta economica per la gara "
-		                  "in oggetto.\n\n"
-		                  "Distinti saluti\nEdilizia Moretti S.r.l.\n"),
-		        attachment("application/pdf", "Offerta_economica.pdf",
-		                   fake_pdf("Offerta economica CIG 9A1B2C3D4E")),
+			leaf_text("text/plain; charset=utf-8", NULL, "quoted-printable",
+				  "Spett.le Ente,\n\nsi trasmette l'offerta economica per la gara "
+				  "in oggetto.\n\n"
+				  "Distinti saluti\nEdilizia Moretti S.r.l.\n"),
+			attachment("application/pdf", "Offerta_economica.pdf",
+				   fake_pdf("Offerta economica CIG 9A1B2C3D4E")),
 		};
 		orig_multipart(&m, "multipart/mixed", sfmt("=_mix_%.10s", tag_hex("m")), parts, 2);
 		pec_spec s = env_spec(BETA, &m);
@@ -1818,9 +1827,9 @@ static void gen_envelopes(void)
 		orig_msg m = alfa_orig("Documento da verificare");
 		const char *ev = eicar();
 		const char *parts[2] = {
-		        leaf_text("text/plain; charset=utf-8", NULL, "7bit",
-		                  "In allegato il documento da verificare.\nSaluti\nLucia\n"),
-		        attachment("application/octet-stream", "eicar.com", text_bytes(ev)),
+			leaf_text("text/plain; charset=utf-8", NULL, "7bit",
+				  "In allegato il documento da verificare.\nSaluti\nLucia\n"),
+			attachment("application/octet-stream", "eicar.com", text_bytes(ev)),
 		};
 		orig_multipart(&m, "multipart/mixed", sfmt("=_mix_%.10s", tag_hex("m")), parts, 2);
 		pec_spec s = env_spec(ALFA, &m);
@@ -1835,11 +1844,11 @@ static void gen_envelopes(void)
 		orig_msg m = alfa_orig("Documenti richiesti");
 		const char *ev = eicar();
 		const char *parts[2] = {
-		        leaf_text("text/plain; charset=utf-8", NULL, "7bit",
-		                  "In allegato l'archivio con i documenti "
-		                  "richiesti.\nSaluti\nLucia\n"),
-		        attachment("application/zip", "documenti.zip",
-		                   make_zip("eicar.com", ev, strlen(ev))),
+			leaf_text("text/plain; charset=utf-8", NULL, "7bit",
+				  "In allegato l'archivio con i documenti "
+				  "richiesti.\nSaluti\nLucia\n"),
+			attachment("application/zip", "documenti.zip",
+				   make_zip("eicar.com", ev, strlen(ev))),
 		};
 		orig_multipart(&m, "multipart/mixed", sfmt("=_mix_%.10s", tag_hex("m")), parts, 2);
 		pec_spec s = env_spec(ALFA, &m);
@@ -1854,24 +1863,24 @@ static void gen_envelopes(void)
 		/* The autumn-2019 campaign (PEC.md §6): sent from a compromised real
 		 * PEC box, so the envelope itself is genuine and valid. */
 		orig_msg m = orig_new("Sistema di Interscambio", "contabilita@legal.alfa.test",
-		                      "Invio File 1234567890");
+				      "Invio File 1234567890");
 		orig_rcpt(&m, "amministrazione@pec.beta.test", 0, 0);
 		const char *text =
-		        "Gentile Cliente,\n\n"
-		        "Si trasmette in allegato il file IT01234567890_ABC12.xml.p7m relativo "
-		        "alla fattura "
-		        "elettronica emessa.\n"
-		        "Il file e' stato firmato digitalmente. Per le future comunicazioni del "
-		        "Sistema di "
-		        "Interscambio si prega di comunicare il nuovo indirizzo di recapito.\n\n"
-		        "Sistema di Interscambio\nAgenzia delle Entrate\n";
+			"Gentile Cliente,\n\n"
+			"Si trasmette in allegato il file IT01234567890_ABC12.xml.p7m relativo "
+			"alla fattura "
+			"elettronica emessa.\n"
+			"Il file e' stato firmato digitalmente. Per le future comunicazioni del "
+			"Sistema di "
+			"Interscambio si prega di comunicare il nuovo indirizzo di recapito.\n\n"
+			"Sistema di Interscambio\nAgenzia delle Entrate\n";
 		const char *vbs = "' pecguard test fixture: inert placeholder, it does nothing\r\n"
-		                  "' Fattura 1234567890\r\n"
-		                  "Dim fattura\r\nfattura = \"1234567890\"\r\n";
+				  "' Fattura 1234567890\r\n"
+				  "Dim fattura\r\nfattura = \"1234567890\"\r\n";
 		const char *parts[2] = {
-		        alt_part(text, "base64", sfmt("=_alt_%.10s", tag_hex("a"))),
-		        attachment("application/zip", "Fattura_1234567890.zip",
-		                   make_zip("fattura.vbs", vbs, strlen(vbs))),
+			alt_part(text, "base64", sfmt("=_alt_%.10s", tag_hex("a"))),
+			attachment("application/zip", "Fattura_1234567890.zip",
+				   make_zip("fattura.vbs", vbs, strlen(vbs))),
 		};
 		orig_multipart(&m, "multipart/mixed", sfmt("=_mix_%.10s", tag_hex("m")), parts, 2);
 		pec_spec s = env_spec(ALFA, &m);
@@ -1888,14 +1897,14 @@ static void gen_envelopes(void)
 	case_begin("env-alfa-destinatari-esterni");
 	{
 		orig_msg m = orig_new("Lucia Ferraro", "lucia.ferraro@pec.alfa.test",
-		                      "Comunicazione variazione sede");
+				      "Comunicazione variazione sede");
 		orig_rcpt(&m, "acquisti@pec.beta.test", 0, 0);
 		orig_rcpt(&m, "info@fornitore-esempio.test", 0, 1);
 		orig_alt(&m,
-		         "Gentili clienti e fornitori,\n\ndal 1/02/2026 la sede operativa si "
-		         "trasferisce in "
-		         "via Milano 12, Bergamo.\n\nCordiali saluti\nFerraro Impianti S.r.l.\n",
-		         "quoted-printable");
+			 "Gentili clienti e fornitori,\n\ndal 1/02/2026 la sede operativa si "
+			 "trasferisce in "
+			 "via Milano 12, Bergamo.\n\nCordiali saluti\nFerraro Impianti S.r.l.\n",
+			 "quoted-printable");
 		pec_spec s = env_spec(ALFA, &m);
 		pec_out o;
 		pec_build(&s, &o);
@@ -1914,9 +1923,9 @@ static orig_msg rcpt_orig(void)
 	orig_msg m = alfa_orig("Richiesta preventivo impianto fotovoltaico");
 	m.date = g.t - 1800;
 	orig_alt(&m,
-	         "Buongiorno,\n\nvi chiediamo un preventivo per un impianto fotovoltaico da 20 kW "
-	         "presso il nostro magazzino.\n\nCordiali saluti\nLucia Ferraro\n",
-	         "base64");
+		 "Buongiorno,\n\nvi chiediamo un preventivo per un impianto fotovoltaico da 20 kW "
+		 "presso il nostro magazzino.\n\nCordiali saluti\nLucia Ferraro\n",
+		 "base64");
 	return m;
 }
 
@@ -1953,7 +1962,7 @@ static void gen_receipts(void)
 		pec_spec s = rcpt_spec("presa-in-carico", BETA, &m);
 		s.to = mail_receipt_alfa;
 		emit_receipt(&s,
-		             "issued by the recipient's provider;to=mailReceipt of Gestore Alfa");
+			     "issued by the recipient's provider;to=mailReceipt of Gestore Alfa");
 	}
 
 	case_begin("rcpt-avvenuta-consegna-completa");
@@ -1971,13 +1980,13 @@ static void gen_receipts(void)
 		orig_msg m = alfa_orig("Trasmissione contratto firmato");
 		m.date = g.t - 1800;
 		const char *text = "Buongiorno,\n\nin allegato il contratto firmato "
-		                   "digitalmente.\n\nCordiali saluti\nLucia Ferraro\n";
+				   "digitalmente.\n\nCordiali saluti\nLucia Ferraro\n";
 		bytes pdf = fake_pdf("Contratto 2026/05");
 		const char *balt = sfmt("=_alt_%.10s", tag_hex("a")),
-		           *bmix = sfmt("=_mix_%.10s", tag_hex("m"));
+			   *bmix = sfmt("=_mix_%.10s", tag_hex("m"));
 		const char *parts[2] = {
-		        alt_part(text, "base64", balt),
-		        attachment("application/pdf", "Contratto_2026_05.pdf", pdf)};
+			alt_part(text, "base64", balt),
+			attachment("application/pdf", "Contratto_2026_05.pdf", pdf)};
 		orig_multipart(&m, "multipart/mixed", bmix, parts, 2);
 		/* "breve": the original with each attachment replaced by its hash
 		 * [unconfirmed encoding, PEC.md §2]. */
@@ -1985,11 +1994,11 @@ static void gen_receipts(void)
 		sha256_of(pdf.p, pdf.n, md);
 		orig_msg brief = m;
 		const char *bparts[2] = {
-		        parts[0],
-		        leaf_text(
-		                "text/plain; charset=us-ascii; name=\"Contratto_2026_05.pdf.hash\"",
-		                "attachment; filename=\"Contratto_2026_05.pdf.hash\"", "7bit",
-		                sfmt("SHA-256 %s\n", hex_of(md, 32, 0, 0))),
+			parts[0],
+			leaf_text(
+				"text/plain; charset=us-ascii; name=\"Contratto_2026_05.pdf.hash\"",
+				"attachment; filename=\"Contratto_2026_05.pdf.hash\"", "7bit",
+				sfmt("SHA-256 %s\n", hex_of(md, 32, 0, 0))),
 		};
 		orig_multipart(&brief, "multipart/mixed", bmix, bparts, 2);
 		pec_spec s = rcpt_spec("avvenuta-consegna", BETA, &m);
@@ -1998,8 +2007,8 @@ static void gen_receipts(void)
 		s.include_orig = 1;
 		s.postacert_orig = &brief;
 		emit_receipt(
-		        &s,
-		        "ricevuta=breve;has-postacert=yes (attachment replaced by its SHA-256)");
+			&s,
+			"ricevuta=breve;has-postacert=yes (attachment replaced by its SHA-256)");
 	}
 
 	case_begin("rcpt-avvenuta-consegna-sintetica");
@@ -2031,11 +2040,11 @@ static void gen_receipts(void)
 		s.prefix = "AVVISO DI MANCATA CONSEGNA PER VIRUS: ";
 		s.title = "Avviso di mancata consegna per virus informatico";
 		s.outcome = "non è stato consegnato in quanto è stato rilevato un virus "
-		            "informatico (%s).";
+			    "informatico (%s).";
 		emit_receipt(
-		        &s,
-		        "errore=virus;issued by the sender's provider after rilevazione-virus;"
-		        "subject prefix 'AVVISO DI MANCATA CONSEGNA PER VIRUS: ' [unconfirmed]");
+			&s,
+			"errore=virus;issued by the sender's provider after rilevazione-virus;"
+			"subject prefix 'AVVISO DI MANCATA CONSEGNA PER VIRUS: ' [unconfirmed]");
 	}
 
 	case_begin("rcpt-preavviso-errore-consegna");
@@ -2047,8 +2056,8 @@ static void gen_receipts(void)
 		s.consegna = "acquisti@pec.beta.test";
 		s.errore_esteso = "nessuna ricevuta di presa in carico entro 12 ore";
 		emit_receipt(
-		        &s,
-		        "subject prefix 'AVVISO DI MANCATA CONSEGNA ENTRO 12 ORE: ' [unconfirmed]");
+			&s,
+			"subject prefix 'AVVISO DI MANCATA CONSEGNA ENTRO 12 ORE: ' [unconfirmed]");
 	}
 
 	case_begin("rcpt-rilevazione-virus");
@@ -2060,7 +2069,7 @@ static void gen_receipts(void)
 		s.consegna = "acquisti@pec.beta.test";
 		s.errore_esteso = "Virus: Eicar-Test-Signature";
 		emit_receipt(&s, "to=mailReceipt of Gestore Alfa;errore=virus;"
-		                 "subject prefix 'PROBLEMA DI SICUREZZA: ' [unconfirmed]");
+				 "subject prefix 'PROBLEMA DI SICUREZZA: ' [unconfirmed]");
 	}
 
 	case_begin("anomaly-alfa");
@@ -2069,9 +2078,9 @@ static void gen_receipts(void)
 		orig_msg m = orig_new(NULL, "offerte@negozio-esempio.test", "Offerte di febbraio");
 		orig_rcpt(&m, "lucia.ferraro@pec.alfa.test", 0, 0);
 		orig_alt(&m,
-		         "Scopri le offerte di febbraio sul nostro sito: sconti fino al 30% su "
-		         "tutta la cancelleria.\n",
-		         "base64");
+			 "Scopri le offerte di febbraio sul nostro sito: sconti fino al 30% su "
+			 "tutta la cancelleria.\n",
+			 "base64");
 		pec_spec s;
 		memset(&s, 0, sizeof s);
 		s.kind = K_ANOMALY;
@@ -2102,7 +2111,7 @@ static void gen_invalid(void)
 		pec_out o = alfa_text_envelope("Conferma ordine n. 2026/119");
 		o.entity = replace_once(o.entity, "e indirizzato a:", "e indirizzato a;");
 		emit_invalid(pec_render(&o, 0), "signature-digest-mismatch",
-		             "1 byte changed in the certification text/plain after signing");
+			     "1 byte changed in the certification text/plain after signing");
 	}
 
 	case_begin("tamper-daticert");
@@ -2116,7 +2125,7 @@ static void gen_invalid(void)
 		pec_build(&s, &bad);
 		bad.sig = good.sig;
 		emit_invalid(pec_render(&bad, 0), "signature-digest-mismatch",
-		             "daticert.xml mittente changed after signing");
+			     "daticert.xml mittente changed after signing");
 	}
 
 	case_begin("tamper-postacert");
@@ -2125,9 +2134,9 @@ static void gen_invalid(void)
 		orig_alt(&m, TXT_INVOICE, "quoted-printable");
 		orig_msg m2 = m;
 		orig_alt(&m2,
-		         replace_once(TXT_INVOICE, "IT60X0542811101000000123456",
-		                      "IT02L1234512345123456789012"),
-		         "quoted-printable");
+			 replace_once(TXT_INVOICE, "IT60X0542811101000000123456",
+				      "IT02L1234512345123456789012"),
+			 "quoted-printable");
 		pec_spec s = env_spec(ALFA, &m);
 		pec_out good, bad;
 		pec_build(&s, &good);
@@ -2135,7 +2144,7 @@ static void gen_invalid(void)
 		pec_build(&s, &bad);
 		bad.sig = good.sig;
 		emit_invalid(pec_render(&bad, 0), "signature-digest-mismatch",
-		             "postacert.eml IBAN changed after signing");
+			     "postacert.eml IBAN changed after signing");
 	}
 
 	case_begin("tamper-signature-bytes");
@@ -2147,8 +2156,8 @@ static void gen_invalid(void)
 		pec_out o;
 		pec_build(&s, &o);
 		emit_invalid(pec_render(&o, 0), "signature-invalid",
-		             "one byte of the RSA signature value flipped inside the CMS (digests "
-		             "match)");
+			     "one byte of the RSA signature value flipped inside the CMS (digests "
+			     "match)");
 	}
 
 	case_begin("tamper-header-xricevuta");
@@ -2158,8 +2167,8 @@ static void gen_invalid(void)
 		h_set(&o.h, "X-Ricevuta", "avvenuta-consegna");
 		h_set(&o.h, "Subject", "CONSEGNA: Conferma ordine n. 2026/122");
 		emit_invalid(pec_render(&o, 0), "daticert-type-mismatch",
-		             "X-Ricevuta=avvenuta-consegna vs postacert/@tipo=posta-certificata;"
-		             "signature valid (headers are not signed)");
+			     "X-Ricevuta=avvenuta-consegna vs postacert/@tipo=posta-certificata;"
+			     "signature valid (headers are not signed)");
 	}
 
 	case_begin("tamper-header-msgid");
@@ -2168,8 +2177,8 @@ static void gen_invalid(void)
 		h_set(&o.h, "X-Riferimento-Message-ID",
 		      sfmt("<%.24s@pec.alfa.test>", tag_hex("other")));
 		emit_invalid(
-		        pec_render(&o, 0), "daticert-msgid-mismatch",
-		        "X-Riferimento-Message-ID differs from daticert msgid;signature valid");
+			pec_render(&o, 0), "daticert-msgid-mismatch",
+			"X-Riferimento-Message-ID differs from daticert msgid;signature valid");
 	}
 
 	case_begin("tamper-header-sender");
@@ -2180,8 +2189,8 @@ static void gen_invalid(void)
 		      "<posta-certificata@pec.alfa.test>");
 		h_set(&o.h, "Reply-To", "direzione@pec.alfa.test");
 		emit_invalid(pec_render(&o, 0), "daticert-sender-mismatch",
-		             "Per conto di/Reply-To direzione@ vs daticert mittente lucia.ferraro@;"
-		             "same managed domain;signature valid");
+			     "Per conto di/Reply-To direzione@ vs daticert mittente lucia.ferraro@;"
+			     "same managed domain;signature valid");
 	}
 
 	case_begin("invalid-rogue-ca");
@@ -2193,9 +2202,9 @@ static void gen_invalid(void)
 		pec_out o;
 		pec_build(&s, &o);
 		emit_invalid(pec_render(&o, 0), "signer-not-in-index",
-		             "signer issued by Rogue Test Root CA;subject/SAN/serial identical to "
-		             "Alfa's;"
-		             "SHA-1 not in index");
+			     "signer issued by Rogue Test Root CA;subject/SAN/serial identical to "
+			     "Alfa's;"
+			     "SHA-1 not in index");
 	}
 
 	case_begin("invalid-selfsigned");
@@ -2207,53 +2216,53 @@ static void gen_invalid(void)
 		pec_out o;
 		pec_build(&s, &o);
 		emit_invalid(pec_render(&o, 0), "signer-not-in-index",
-		             "self-signed 'Posta Certificata' certificate, SAN "
-		             "posta-certificata@pec.alfa.test");
+			     "self-signed 'Posta Certificata' certificate, SAN "
+			     "posta-certificata@pec.alfa.test");
 	}
 
 	case_begin("invalid-expired-gamma");
 	{
 		orig_msg m = orig_new("Giorgio Neri", "giorgio.neri@pec.gamma.test",
-		                      "Richiesta appuntamento");
+				      "Richiesta appuntamento");
 		orig_rcpt(&m, "acquisti@pec.beta.test", 0, 0);
 		orig_alt(&m,
-		         "Buongiorno,\n\nchiedo un appuntamento per la prossima "
-		         "settimana.\n\nGiorgio Neri\n",
-		         "base64");
+			 "Buongiorno,\n\nchiedo un appuntamento per la prossima "
+			 "settimana.\n\nGiorgio Neri\n",
+			 "base64");
 		pec_spec s = env_spec(GAMMA, &m);
 		pec_out o;
 		pec_build(&s, &o);
 		emit_invalid(pec_render(&o, 0), "certificate-expired",
-		             "Gestore Gamma certificate valid 2015-01-01..2018-01-01, listed in "
-		             "the index");
+			     "Gestore Gamma certificate valid 2015-01-01..2018-01-01, listed in "
+			     "the index");
 	}
 
 	case_begin("invalid-notyet-delta");
 	{
 		orig_msg m =
-		        orig_new("Sara Gallo", "sara.gallo@pec.delta.test", "Invio documentazione");
+			orig_new("Sara Gallo", "sara.gallo@pec.delta.test", "Invio documentazione");
 		orig_rcpt(&m, "acquisti@pec.beta.test", 0, 0);
 		orig_alt(&m, "Buongiorno,\n\ninvio la documentazione richiesta.\n\nSara Gallo\n",
-		         "base64");
+			 "base64");
 		pec_spec s = env_spec(DELTA, &m);
 		pec_out o;
 		pec_build(&s, &o);
 		emit_invalid(pec_render(&o, 0), "certificate-not-yet-valid",
-		             "Gestore Delta certificate valid 2090-01-01..2095-01-01, listed in "
-		             "the index");
+			     "Gestore Delta certificate valid 2090-01-01..2095-01-01, listed in "
+			     "the index");
 	}
 
 	case_begin("invalid-sender-domain");
 	{
 		orig_msg m = orig_new("Paola Rizzi", "paola.rizzi@pec.beta.test",
-		                      "Conferma ricezione merce");
+				      "Conferma ricezione merce");
 		orig_rcpt(&m, "lucia.ferraro@pec.alfa.test", 0, 0);
 		orig_alt(&m, "Confermiamo la ricezione della merce.\n\nPaola Rizzi\n", "base64");
 		pec_spec s = env_spec(ALFA, &m);
 		pec_out o;
 		pec_build(&s, &o);
 		emit_invalid(pec_render(&o, 0), "sender-domain-not-managed",
-		             "mittente pec.beta.test not in managedDomains of signer Gestore Alfa");
+			     "mittente pec.beta.test not in managedDomains of signer Gestore Alfa");
 	}
 
 	case_begin("invalid-no-daticert");
@@ -2265,7 +2274,7 @@ static void gen_invalid(void)
 		pec_out o;
 		pec_build(&s, &o);
 		emit_invalid(pec_render(&o, 0), "daticert-missing",
-		             "validly signed envelope without daticert.xml");
+			     "validly signed envelope without daticert.xml");
 	}
 
 	case_begin("invalid-daticert-malformed");
@@ -2277,8 +2286,8 @@ static void gen_invalid(void)
 		pec_out o;
 		pec_build(&s, &o);
 		emit_invalid(
-		        pec_render(&o, 0), "daticert-malformed",
-		        "validly signed;daticert.xml truncated inside <dati> (not well-formed)");
+			pec_render(&o, 0), "daticert-malformed",
+			"validly signed;daticert.xml truncated inside <dati> (not well-formed)");
 	}
 
 	case_begin("invalid-no-postacert");
@@ -2290,7 +2299,7 @@ static void gen_invalid(void)
 		pec_out o;
 		pec_build(&s, &o);
 		emit_invalid(pec_render(&o, 0), "postacert-missing",
-		             "validly signed envelope without postacert.eml");
+			     "validly signed envelope without postacert.eml");
 	}
 
 	case_begin("fake-unsigned-headers");
@@ -2300,13 +2309,13 @@ static void gen_invalid(void)
 		pec_spec s = env_spec(ALFA, &m);
 		const char *ident = make_ident(ALFA), *title;
 		const char *text = sfmt("%s\nPer visualizzare l'avviso di pagamento accedere a:\n"
-		                        "https://pec-documenti.example/avviso?id=%.8s\n",
-		                        cert_text(&s, ident, &title), tag_hex("link"));
+					"https://pec-documenti.example/avviso?id=%.8s\n",
+					cert_text(&s, ident, &title), tag_hex("link"));
 		const char *lt = latin1_of(text);
 		hdrs h = {0};
 		h_add(&h, "Received",
 		      received("mail.pec-documenti.example", "203.0.113.66", "pec.beta.test",
-		               sfmt("4ZX1%04d", g.seq), "acquisti@pec.beta.test"));
+			       sfmt("4ZX1%04d", g.seq), "acquisti@pec.beta.test"));
 		h_add(&h, "Subject", "POSTA CERTIFICATA: Avviso di pagamento");
 		h_add(&h, "Date", fmt_date(g.t));
 		h_add(&h, "X-Trasporto", "posta-certificata");
@@ -2324,8 +2333,8 @@ static void gen_invalid(void)
 		buf b = {0};
 		qp_encode(&b, (const unsigned char *)lt, strlen(lt));
 		emit_invalid(sfmt("%s\n%s", h_render(&h), buf_own(&b)), "not-signed",
-		             "X-Trasporto + POSTA CERTIFICATA subject, text/plain body, no "
-		             "signature, no daticert");
+			     "X-Trasporto + POSTA CERTIFICATA subject, text/plain body, no "
+			     "signature, no daticert");
 	}
 
 	case_begin("fake-daticert-unsigned");
@@ -2335,8 +2344,8 @@ static void gen_invalid(void)
 		h_del(&o.h, "Content-Type");
 		h_del(&o.h, "MIME-Version");
 		emit_invalid(sfmt("%s%s", h_render(&o.h), o.entity), "not-signed",
-		             "full envelope shape (daticert.xml+postacert.eml) under top-level "
-		             "multipart/mixed, no signature");
+			     "full envelope shape (daticert.xml+postacert.eml) under top-level "
+			     "multipart/mixed, no signature");
 	}
 
 	case_begin("fake-receipt-unsigned");
@@ -2348,15 +2357,15 @@ static void gen_invalid(void)
 		h_del(&o.h, "Content-Type");
 		h_del(&o.h, "MIME-Version");
 		emit_invalid(sfmt("%s%s", h_render(&o.h), o.entity), "not-signed",
-		             "X-Ricevuta: accettazione with daticert.xml under multipart/mixed, no "
-		             "signature");
+			     "X-Ricevuta: accettazione with daticert.xml under multipart/mixed, no "
+			     "signature");
 	}
 
 	case_begin("edge-signature-part-first");
 	{
 		pec_out o = alfa_text_envelope("Conferma ordine n. 2026/131");
 		emit_invalid(pec_render(&o, 1), "malformed-multipart-signed",
-		             "application/x-pkcs7-signature is the first body part");
+			     "application/x-pkcs7-signature is the first body part");
 	}
 
 	case_begin("edge-opaque-signed");
@@ -2375,34 +2384,34 @@ static void gen_invalid(void)
 		buf b = {0};
 		b64_encode(&b, o.sig.p, o.sig.n, 64);
 		emit_invalid(sfmt("%s\n%s", h_render(&o.h), buf_own(&b)), "not-multipart-signed",
-		             "application/pkcs7-mime signed-data, content embedded;openssl "
-		             "verifies it;policy: not an envelope");
+			     "application/pkcs7-mime signed-data, content embedded;openssl "
+			     "verifies it;policy: not an envelope");
 	}
 
 	case_begin("edge-list-wrapped");
 	{
 		orig_msg m = orig_new("Avv. Marco Conti", "marco.conti@pec.beta.test",
-		                      "Atto di citazione - deposito");
+				      "Atto di citazione - deposito");
 		orig_rcpt(&m, "lista-pec@lists.example.org", 0, 1);
 		orig_alt(&m,
-		         "Si comunica l'avvenuto deposito dell'atto di citazione.\n\nAvv. Marco "
-		         "Conti\n",
-		         "base64");
+			 "Si comunica l'avvenuto deposito dell'atto di citazione.\n\nAvv. Marco "
+			 "Conti\n",
+			 "base64");
 		pec_spec s = env_spec(BETA, &m);
 		pec_out o;
 		pec_build(&s, &o);
 		const char *lb = sfmt("===============%.19s==", tag_hex("list"));
 		const char *parts[2] = {
-		        sfmt("Content-Type: %s\n\n%s", o.ctype, pec_signed_body(&o, 0)),
-		        "Content-Type: text/plain; charset=\"us-ascii\"\nMIME-Version: 1.0\n"
-		        "Content-Transfer-Encoding: 7bit\nContent-Disposition: inline\n\n"
-		        "_______________________________________________\n"
-		        "Lista-pec mailing list\nlista-pec@lists.example.org\n",
+			sfmt("Content-Type: %s\n\n%s", o.ctype, pec_signed_body(&o, 0)),
+			"Content-Type: text/plain; charset=\"us-ascii\"\nMIME-Version: 1.0\n"
+			"Content-Transfer-Encoding: 7bit\nContent-Disposition: inline\n\n"
+			"_______________________________________________\n"
+			"Lista-pec mailing list\nlista-pec@lists.example.org\n",
 		};
 		hdrs h = o.h;
 		h_insert(&h, 0, "Received",
-		         received("lists.example.org", "198.51.100.20", "pec.alfa.test",
-		                  sfmt("4ZL1%04d", g.seq), "lucia.ferraro@pec.alfa.test"));
+			 received("lists.example.org", "198.51.100.20", "pec.alfa.test",
+				  sfmt("4ZL1%04d", g.seq), "lucia.ferraro@pec.alfa.test"));
 		h_set(&h, "Subject", "[Lista-pec] POSTA CERTIFICATA: Atto di citazione - deposito");
 		h_set(&h, "Content-Type", sfmt("multipart/mixed; boundary=\"%s\"", lb));
 		h_add(&h, "Precedence", "list");
@@ -2411,9 +2420,9 @@ static void gen_invalid(void)
 		h_add(&h, "Errors-To", "lista-pec-bounces@lists.example.org");
 		h_add(&h, "Sender", "lista-pec-bounces@lists.example.org");
 		emit_invalid(sfmt("%s\n%s", h_render(&h), multipart_body(lb, NULL, parts, 2)),
-		             "signed-not-top-level",
-		             "outer multipart/mixed (list footer), PEC headers copied on the outer;"
-		             "embedded multipart/signed by Gestore Beta verifies");
+			     "signed-not-top-level",
+			     "outer multipart/mixed (list footer), PEC headers copied on the outer;"
+			     "embedded multipart/signed by Gestore Beta verifies");
 	}
 
 	case_begin("invalid-garbage-signature");
@@ -2421,7 +2430,7 @@ static void gen_invalid(void)
 		pec_out o = alfa_text_envelope("Conferma ordine n. 2026/133");
 		o.sig = noise("sig", 1024);
 		emit_invalid(pec_render(&o, 0), "signature-unreadable",
-		             "smime.p7s is base64 of 1024 pseudo-random bytes");
+			     "smime.p7s is base64 of 1024 pseudo-random bytes");
 	}
 
 	case_begin("invalid-empty-signature");
@@ -2430,7 +2439,7 @@ static void gen_invalid(void)
 		o.sig.p = NULL;
 		o.sig.n = 0;
 		emit_invalid(pec_render(&o, 0), "signature-unreadable",
-		             "signature part with an empty body");
+			     "signature part with an empty body");
 	}
 }
 
@@ -2464,21 +2473,21 @@ static void gen_peo(void)
 		h_add(&h, "Content-Type", "text/plain; charset=utf-8");
 		h_add(&h, "Content-Transfer-Encoding", "8bit");
 		emit_peo(sfmt("%s\nBuongiorno Lucia,\n\nti confermo la riunione di giovedì 22 alle "
-		              "10:30 "
-		              "presso il nostro studio per la revisione del bilancio.\n"
-		              "Porta per favore i prospetti IVA del quarto trimestre.\n\nA "
-		              "presto,\nPaolo\n",
-		              h_render(&h)),
-		         "plain Italian business mail, 8bit");
+			      "10:30 "
+			      "presso il nostro studio per la revisione del bilancio.\n"
+			      "Porta per favore i prospetti IVA del quarto trimestre.\n\nA "
+			      "presto,\nPaolo\n",
+			      h_render(&h)),
+			 "plain Italian business mail, 8bit");
 	}
 
 	case_begin("peo-html");
 	{
 		const char *text = "Care associate e cari associati,\n\n"
-		                   "il corso sulla fatturazione elettronica si terrà martedì 3 "
-		                   "febbraio alle 17.\n"
-		                   "Iscrizioni entro il 30 gennaio presso la segreteria.\n\n"
-		                   "Associazione Artigiani Bergamo\n";
+				   "il corso sulla fatturazione elettronica si terrà martedì 3 "
+				   "febbraio alle 17.\n"
+				   "Iscrizioni entro il 30 gennaio presso la segreteria.\n\n"
+				   "Associazione Artigiani Bergamo\n";
 		const char *b = sfmt("=_alt_%.12s", tag_hex("alt"));
 		hdrs h = {0};
 		h_add(&h, "Received",
@@ -2491,11 +2500,11 @@ static void gen_peo(void)
 		h_add(&h, "MIME-Version", "1.0");
 		h_add(&h, "Content-Type", sfmt("multipart/alternative;\n boundary=\"%s\"", b));
 		const char *parts[2] = {
-		        leaf_text("text/plain; charset=utf-8", NULL, "quoted-printable", text),
-		        leaf_text("text/html; charset=utf-8", NULL, "quoted-printable",
-		                  simple_html(text))};
+			leaf_text("text/plain; charset=utf-8", NULL, "quoted-printable", text),
+			leaf_text("text/html; charset=utf-8", NULL, "quoted-printable",
+				  simple_html(text))};
 		emit_peo(sfmt("%s\n%s", h_render(&h), multipart_body(b, NULL, parts, 2)),
-		         "multipart/alternative text+html, quoted-printable");
+			 "multipart/alternative text+html, quoted-printable");
 	}
 
 	case_begin("peo-postacert-extracted");
@@ -2503,9 +2512,9 @@ static void gen_peo(void)
 		orig_msg m = alfa_orig("Conferma ordine n. 2026/135");
 		orig_alt(&m, TXT_ORDER, "base64");
 		emit_peo(render_orig(&m, make_ident(ALFA)),
-		         "an extracted postacert.eml: copied X-TipoRicevuta and "
-		         "X-Riferimento-Message-ID, "
-		         "no X-Trasporto, not signed");
+			 "an extracted postacert.eml: copied X-TipoRicevuta and "
+			 "X-Riferimento-Message-ID, "
+			 "no X-Trasporto, not signed");
 	}
 
 	case_begin("peo-mentions-pec");
@@ -2522,15 +2531,15 @@ static void gen_peo(void)
 		h_add(&h, "Content-Type", "text/plain; charset=utf-8");
 		h_add(&h, "Content-Transfer-Encoding", "8bit");
 		emit_peo(sfmt("%s\nCiao Lucia,\n\ncome si leggono i file daticert.xml e "
-		              "postacert.eml che "
-		              "arrivano con la PEC?\nIl messaggio aveva l'oggetto \"POSTA "
-		              "CERTIFICATA: prova\" "
-		              "e l'intestazione X-Trasporto: posta-certificata,\nma il mio "
-		              "programma mostra "
-		              "solo smime.p7s.\n\nGrazie,\nPaolo\n",
-		              h_render(&h)),
-		         "PEC terms (POSTA CERTIFICATA, X-Trasporto, daticert.xml) in the body "
-		         "only");
+			      "postacert.eml che "
+			      "arrivano con la PEC?\nIl messaggio aveva l'oggetto \"POSTA "
+			      "CERTIFICATA: prova\" "
+			      "e l'intestazione X-Trasporto: posta-certificata,\nma il mio "
+			      "programma mostra "
+			      "solo smime.p7s.\n\nGrazie,\nPaolo\n",
+			      h_render(&h)),
+			 "PEC terms (POSTA CERTIFICATA, X-Trasporto, daticert.xml) in the body "
+			 "only");
 	}
 
 	case_begin("peo-forwarded-envelope");
@@ -2539,13 +2548,13 @@ static void gen_peo(void)
 		const char *env = pec_render(&o, 0);
 		const char *b = sfmt("=_fwd_%.12s", tag_hex("fwd"));
 		const char *parts[2] = {
-		        leaf_text("text/plain; charset=utf-8", NULL, "8bit",
-		                  "Ciao Marta,\n\nti inoltro la PEC ricevuta stamattina, così la "
-		                  "archivi tu.\n\nPaola\n"),
-		        sfmt("Content-Type: message/rfc822; name=\"POSTA CERTIFICATA.eml\"\n"
-		             "Content-Disposition: attachment; filename=\"POSTA CERTIFICATA.eml\"\n"
-		             "Content-Transfer-Encoding: %s\n\n%s",
-		             is_7bit(env) ? "7bit" : "8bit", env),
+			leaf_text("text/plain; charset=utf-8", NULL, "8bit",
+				  "Ciao Marta,\n\nti inoltro la PEC ricevuta stamattina, così la "
+				  "archivi tu.\n\nPaola\n"),
+			sfmt("Content-Type: message/rfc822; name=\"POSTA CERTIFICATA.eml\"\n"
+			     "Content-Disposition: attachment; filename=\"POSTA CERTIFICATA.eml\"\n"
+			     "Content-Transfer-Encoding: %s\n\n%s",
+			     is_7bit(env) ? "7bit" : "8bit", env),
 		};
 		hdrs h = {0};
 		h_add(&h, "Received",
@@ -2558,8 +2567,8 @@ static void gen_peo(void)
 		h_add(&h, "MIME-Version", "1.0");
 		h_add(&h, "Content-Type", sfmt("multipart/mixed;\n boundary=\"%s\"", b));
 		emit_peo(sfmt("%s\n%s", h_render(&h), multipart_body(b, NULL, parts, 2)),
-		         "ordinary mail with a valid Gestore Alfa envelope attached as "
-		         "message/rfc822");
+			 "ordinary mail with a valid Gestore Alfa envelope attached as "
+			 "message/rfc822");
 	}
 
 	case_begin("peo-smime-personal");
@@ -2567,18 +2576,18 @@ static void gen_peo(void)
 		/* A user's own S/MIME mail: valid signature, personal certificate
 		 * (issued by the test root, not in the providers' index). */
 		const char *entity =
-		        "Content-Type: text/plain; charset=UTF-8; format=flowed\n"
-		        "Content-Transfer-Encoding: 8bit\n\n"
-		        "Buongiorno,\n\ninvio firmato il parere richiesto; la versione "
-		        "definitiva seguirà entro venerdì.\n\nPaolo Galli\n";
+			"Content-Type: text/plain; charset=UTF-8; format=flowed\n"
+			"Content-Transfer-Encoding: 8bit\n\n"
+			"Buongiorno,\n\ninvio firmato il parere richiesto; la versione "
+			"definitiva seguirà entro venerdì.\n\nPaolo Galli\n";
 		sign_opts so = {&g.personal, EVP_sha256(), 0, 0, g.t};
 		bytes sig = cms_sign(&so, entity);
 		const char *boundary = sfmt("------------ms%.24s", tag_hex("ms"));
 		buf sb = {0};
 		buf_puts(&sb, "Content-Type: application/pkcs7-signature; name=\"smime.p7s\"\n"
-		              "Content-Transfer-Encoding: base64\n"
-		              "Content-Disposition: attachment; filename=\"smime.p7s\"\n"
-		              "Content-Description: S/MIME Cryptographic Signature\n\n");
+			      "Content-Transfer-Encoding: base64\n"
+			      "Content-Disposition: attachment; filename=\"smime.p7s\"\n"
+			      "Content-Description: S/MIME Cryptographic Signature\n\n");
 		b64_encode(&sb, sig.p, sig.n, 76);
 		const char *parts[2] = {entity, buf_own(&sb)};
 		hdrs h = {0};
@@ -2595,14 +2604,14 @@ static void gen_peo(void)
 		h_add(&h, "Subject", "Parere firmato");
 		h_add(&h, "Content-Type",
 		      sfmt("multipart/signed; protocol=\"application/pkcs7-signature\"; "
-		           "micalg=sha-256; boundary=\"%s\"",
-		           boundary));
+			   "micalg=sha-256; boundary=\"%s\"",
+			   boundary));
 		const char *preamble =
-		        "This is a cryptographically signed message in MIME format.\n";
+			"This is a cryptographically signed message in MIME format.\n";
 		emit_peo(sfmt("%s\n%s", h_render(&h), multipart_body(boundary, preamble, parts, 2)),
-		         "user's own S/MIME (personal certificate Paolo Galli, issued by the test "
-		         "root, "
-		         "not in the index);signature valid");
+			 "user's own S/MIME (personal certificate Paolo Galli, issued by the test "
+			 "root, "
+			 "not in the index);signature valid");
 	}
 }
 
@@ -2613,57 +2622,57 @@ static void gen_peo(void)
 static void make_pki(void)
 {
 	static const cert_spec ca = {"pecguard Test Root CA",
-	                             "pecguard Test PKI",
-	                             1,
-	                             "20100101000000Z",
-	                             "20450101000000Z",
-	                             1,
-	                             NULL};
+				     "pecguard Test PKI",
+				     1,
+				     "20100101000000Z",
+				     "20450101000000Z",
+				     1,
+				     NULL};
 	static const cert_spec rogue_ca = {
-	        "Rogue Test Root CA", "Rogue PKI", 1,   "20100101000000Z",
-	        "20450101000000Z",    1,           NULL};
+		"Rogue Test Root CA", "Rogue PKI", 1,   "20100101000000Z",
+		"20450101000000Z",    1,           NULL};
 	static const cert_spec alfa = {"Posta Certificata Gestore Alfa",
-	                               "Gestore Alfa S.p.A.",
-	                               0x1001,
-	                               "20200101000000Z",
-	                               "20400101000000Z",
-	                               0,
-	                               "email:posta-certificata@pec.alfa.test"};
+				       "Gestore Alfa S.p.A.",
+				       0x1001,
+				       "20200101000000Z",
+				       "20400101000000Z",
+				       0,
+				       "email:posta-certificata@pec.alfa.test"};
 	static const cert_spec beta = {"Posta Certificata Gestore Beta",
-	                               "Gestore Beta S.r.l.",
-	                               0x1002,
-	                               "20200101000000Z",
-	                               "20400101000000Z",
-	                               0,
-	                               "email:posta-certificata@pec.beta.test"};
+				       "Gestore Beta S.r.l.",
+				       0x1002,
+				       "20200101000000Z",
+				       "20400101000000Z",
+				       0,
+				       "email:posta-certificata@pec.beta.test"};
 	static const cert_spec gamma = {"Posta Certificata Gestore Gamma",
-	                                "Gestore Gamma S.p.A.",
-	                                0x1003,
-	                                "20150101000000Z",
-	                                "20180101000000Z",
-	                                0,
-	                                "email:posta-certificata@pec.gamma.test"};
+					"Gestore Gamma S.p.A.",
+					0x1003,
+					"20150101000000Z",
+					"20180101000000Z",
+					0,
+					"email:posta-certificata@pec.gamma.test"};
 	static const cert_spec delta = {"Posta Certificata Gestore Delta",
-	                                "Gestore Delta S.p.A.",
-	                                0x1004,
-	                                "20900101000000Z",
-	                                "20950101000000Z",
-	                                0,
-	                                "email:posta-certificata@pec.delta.test"};
+					"Gestore Delta S.p.A.",
+					0x1004,
+					"20900101000000Z",
+					"20950101000000Z",
+					0,
+					"email:posta-certificata@pec.delta.test"};
 	static const cert_spec selfsigned = {"Posta Certificata",
-	                                     "Posta Certificata Sicura S.r.l.",
-	                                     0x2001,
-	                                     "20200101000000Z",
-	                                     "20400101000000Z",
-	                                     0,
-	                                     "email:posta-certificata@pec.alfa.test"};
+					     "Posta Certificata Sicura S.r.l.",
+					     0x2001,
+					     "20200101000000Z",
+					     "20400101000000Z",
+					     0,
+					     "email:posta-certificata@pec.alfa.test"};
 	static const cert_spec personal = {"Paolo Galli",
-	                                   "Studio Galli",
-	                                   0x3001,
-	                                   "20240101000000Z",
-	                                   "20300101000000Z",
-	                                   0,
-	                                   "email:paolo.galli@studio-galli.test"};
+					   "Studio Galli",
+					   0x3001,
+					   "20240101000000Z",
+					   "20300101000000Z",
+					   0,
+					   "email:paolo.galli@studio-galli.test"};
 
 	make_party(&g.ca, "ca", &ca, NULL);
 	make_party(&g.rogue_ca, "rogue-ca", &rogue_ca, NULL);
@@ -2677,14 +2686,14 @@ static void make_pki(void)
 	make_party(&g.personal, "personal", &personal, &g.ca);
 
 	party *all[] = {&g.ca,    &g.rogue_ca, &g.alfa,       &g.beta,    &g.gamma,
-	                &g.delta, &g.rogue,    &g.selfsigned, &g.personal};
+			&g.delta, &g.rogue,    &g.selfsigned, &g.personal};
 	buf fp = {0};
 	buf_puts(&fp, "# name\tsubject\tsha1\n");
 	for (size_t i = 0; i < sizeof all / sizeof all[0]; i++) {
 		write_pem(sfmt("%s/pki/%s.pem", g.outdir, all[i]->file), all[i]->cert, NULL);
 		write_pem(sfmt("%s/pki/%s.key", g.outdir, all[i]->file), NULL, all[i]->key);
 		buf_printf(&fp, "%s.pem\t%s\t%s\n", all[i]->file, cert_subject(all[i]->cert),
-		           cert_sha1(all[i]->cert, 1));
+			   cert_sha1(all[i]->cert, 1));
 	}
 	write_file(sfmt("%s/pki/fingerprints.tsv", g.outdir), fp.p, fp.len);
 	free(fp.p);
@@ -2711,7 +2720,7 @@ static void ldif_attr_bin(buf *out, const char *name, const void *v, size_t n, i
 {
 	const unsigned char *s = v;
 	int safe =
-	        !force_b64 && n > 0 && s[0] != ' ' && s[0] != ':' && s[0] != '<' && s[n - 1] != ' ';
+		!force_b64 && n > 0 && s[0] != ' ' && s[0] != ':' && s[0] != '<' && s[n - 1] != ' ';
 	for (size_t i = 0; safe && i < n; i++)
 		if (s[i] == 0 || s[i] == '\n' || s[i] == '\r' || s[i] >= 0x80)
 			safe = 0;
@@ -2736,17 +2745,17 @@ static void write_index(const char *file, int colon)
 {
 	buf b = {0};
 	buf_puts(&b, "version: 1\n"
-	             "# pecguard test index of PEC providers (RFC 6109 schema),\n"
-	             "# written by pg-mkfixtures.\n");
+		     "# pecguard test index of PEC providers (RFC 6109 schema),\n"
+		     "# written by pg-mkfixtures.\n");
 	buf_puts(&b, colon ? "# providerCertificateHash: SHA-1 of the DER certificate,\n"
-	                     "# upper-case hex, colon-separated.\n"
-	                   : "# providerCertificateHash: SHA-1 of the DER certificate,\n"
-	                     "# lower-case hex, no separators.\n");
+			     "# upper-case hex, colon-separated.\n"
+			   : "# providerCertificateHash: SHA-1 of the DER certificate,\n"
+			     "# lower-case hex, no separators.\n");
 	buf_puts(&b, "# Gestore Gamma's certificate has expired and Gestore Delta's is not\n"
-	             "# yet valid; both stay listed so that validity is checked apart from\n"
-	             "# membership.\n\n");
+		     "# yet valid; both stay listed so that validity is checked apart from\n"
+		     "# membership.\n\n");
 	buf_puts(&b, "dn: o=postacert\nobjectClass: top\nobjectClass: organization\n"
-	             "objectClass: LDIFLocationURLObject\no: postacert\n");
+		     "objectClass: LDIFLocationURLObject\no: postacert\n");
 	ldif_attr(&b, "LDIFLocationURL", "https://index.pec.test/index.ldif");
 	buf_putc(&b, '\n');
 	const provider *pv[] = {ALFA, BETA, GAMMA, DELTA};
@@ -2782,20 +2791,22 @@ static void write_index(const char *file, int colon)
 static void lure_parts(orig_msg *m)
 {
 	const char *text =
-	        "Gentile Cliente,\n\n"
-	        "il Sistema di Interscambio (SdI) le ha trasmesso il file IT01234567890_A1B2C.xml.p7m "
-	        "relativo alla fattura elettronica n. 4820157309.\n"
-	        "Per visualizzare la fattura acceda al portale "
-	        "http://agenziaentrate-gov.it.verifica-fatture.test/accesso e verifichi il suo account.\n"
-	        "Per le future comunicazioni del Sistema di Interscambio aggiorni il suo indirizzo "
-	        "telematico entro 24 ore, pena la sospensione del servizio.\n\n"
-	        "Agenzia delle Entrate - Sistema di Interscambio\n";
+		"Gentile Cliente,\n\n"
+		"il Sistema di Interscambio (SdI) le ha trasmesso il file "
+		"IT01234567890_A1B2C.xml.p7m "
+		"relativo alla fattura elettronica n. 4820157309.\n"
+		"Per visualizzare la fattura acceda al portale "
+		"http://agenziaentrate-gov.it.verifica-fatture.test/accesso e verifichi il suo "
+		"account.\n"
+		"Per le future comunicazioni del Sistema di Interscambio aggiorni il suo indirizzo "
+		"telematico entro 24 ore, pena la sospensione del servizio.\n\n"
+		"Agenzia delle Entrate - Sistema di Interscambio\n";
 	const char *vbs = "' pecguard test fixture: inert placeholder, it does nothing\r\n"
-	                  "Dim fattura\r\nfattura = \"4820157309\"\r\n";
+			  "Dim fattura\r\nfattura = \"4820157309\"\r\n";
 	const char *parts[2] = {
-	        alt_part(text, "quoted-printable", sfmt("=_alt_%.10s", tag_hex("la"))),
-	        attachment("application/zip", "Fattura_4820157309.zip",
-	                   make_zip("Fattura_4820157309.pdf.vbs", vbs, strlen(vbs))),
+		alt_part(text, "quoted-printable", sfmt("=_alt_%.10s", tag_hex("la"))),
+		attachment("application/zip", "Fattura_4820157309.zip",
+			   make_zip("Fattura_4820157309.pdf.vbs", vbs, strlen(vbs))),
 	};
 	orig_multipart(m, "multipart/mixed", sfmt("=_mix_%.10s", tag_hex("lm")), parts, 2);
 }
@@ -2817,7 +2828,8 @@ static void gen_lures(void)
 		pec_spec s = env_spec(ALFA, &m);
 		pec_out o;
 		pec_build(&s, &o);
-		emit(pec_render(&o, 0), 0, CL_ENV, "posta-certificata", ALFA->name, "", "lure in envelope");
+		emit(pec_render(&o, 0), 0, CL_ENV, "posta-certificata", ALFA->name, "",
+		     "lure in envelope");
 	}
 	case_begin("pec-envelope-beta-crlf");
 	{
@@ -2856,7 +2868,8 @@ static void gen_lures(void)
 		s.orig = &m;
 		pec_out o;
 		pec_build(&s, &o);
-		emit(pec_render(&o, 0), 0, CL_ANOM, "errore", ALFA->name, "", "lure in an anomaly envelope");
+		emit(pec_render(&o, 0), 0, CL_ANOM, "errore", ALFA->name, "",
+		     "lure in an anomaly envelope");
 	}
 	case_begin("peo-lure");
 	{
@@ -2869,7 +2882,7 @@ int main(int argc, char **argv)
 {
 	if (argc != 2 || argv[1][0] == '\0' || argv[1][0] == '-') {
 		fprintf(stderr, "usage: pg-mkfixtures OUTDIR\n"
-		                "Writes OUTDIR/pki, OUTDIR/messages and OUTDIR/expected.tsv.\n");
+				"Writes OUTDIR/pki, OUTDIR/messages and OUTDIR/expected.tsv.\n");
 		return 2;
 	}
 	/* libarchive writes zip timestamps in local time: pin it for stable zips. */
@@ -2881,39 +2894,39 @@ int main(int argc, char **argv)
 	g.msgdir = "messages";
 	g.base = days_from_civil(2026, 1, 19) * 86400 + 7 * 3600 + 30 * 60; /* 08:30 +0100 */
 	g.alfa_p = (provider){"Gestore Alfa",
-	                      "Gestore Alfa S.p.A.",
-	                      {"pec.alfa.test", "legal.alfa.test", NULL},
-	                      "Servizio PEC di prova",
-	                      "Gestore Alfa – gestore di prova n° 1 (certificato valido 2020–2040)",
-	                      21,
-	                      1,
-	                      &g.alfa};
+			      "Gestore Alfa S.p.A.",
+			      {"pec.alfa.test", "legal.alfa.test", NULL},
+			      "Servizio PEC di prova",
+			      "Gestore Alfa – gestore di prova n° 1 (certificato valido 2020–2040)",
+			      21,
+			      1,
+			      &g.alfa};
 	g.beta_p = (provider){"Gestore Beta",
-	                      "Gestore Beta S.r.l.",
-	                      {"pec.beta.test", NULL, NULL},
-	                      NULL,
-	                      "Test provider Beta (valid certificate 2020-2040)",
-	                      22,
-	                      0,
-	                      &g.beta};
+			      "Gestore Beta S.r.l.",
+			      {"pec.beta.test", NULL, NULL},
+			      NULL,
+			      "Test provider Beta (valid certificate 2020-2040)",
+			      22,
+			      0,
+			      &g.beta};
 	g.gamma_p = (provider){"Gestore Gamma",
-	                       "Gestore Gamma S.p.A.",
-	                       {"pec.gamma.test", NULL, NULL},
-	                       "Servizio PEC Gamma",
-	                       "Test provider Gamma: certificate EXPIRED (valid "
-	                       "2015-01-01..2018-01-01) but still listed",
-	                       23,
-	                       0,
-	                       &g.gamma};
+			       "Gestore Gamma S.p.A.",
+			       {"pec.gamma.test", NULL, NULL},
+			       "Servizio PEC Gamma",
+			       "Test provider Gamma: certificate EXPIRED (valid "
+			       "2015-01-01..2018-01-01) but still listed",
+			       23,
+			       0,
+			       &g.gamma};
 	g.delta_p = (provider){
-	        "Gestore Delta",
-	        "Gestore Delta S.p.A.",
-	        {"pec.delta.test", NULL, NULL},
-	        NULL,
-	        "Test provider Delta: certificate NOT YET VALID (valid 2090-01-01..2095-01-01)",
-	        24,
-	        0,
-	        &g.delta};
+		"Gestore Delta",
+		"Gestore Delta S.p.A.",
+		{"pec.delta.test", NULL, NULL},
+		NULL,
+		"Test provider Delta: certificate NOT YET VALID (valid 2090-01-01..2095-01-01)",
+		24,
+		0,
+		&g.delta};
 
 	make_dir(g.outdir);
 	make_dir(sfmt("%s/pki", g.outdir));
@@ -2944,7 +2957,7 @@ int main(int argc, char **argv)
 
 	free(g.expected.p);
 	party *all[] = {&g.ca,    &g.rogue_ca, &g.alfa,       &g.beta,    &g.gamma,
-	                &g.delta, &g.rogue,    &g.selfsigned, &g.personal};
+			&g.delta, &g.rogue,    &g.selfsigned, &g.personal};
 	for (size_t i = 0; i < sizeof all / sizeof all[0]; i++)
 		free_party(all[i]);
 	free_owned();

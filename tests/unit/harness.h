@@ -54,8 +54,8 @@ static inline harness *harness_open_mem(const char *data, size_t len, const char
 	h->len = len;
 	h->arena = pg_arena_new();
 	char err[512];
-	if (pg_config_load_text(config_text ? config_text : "", "test config", NULL, 0, &h->cfg, err,
-				sizeof(err)) != PG_OK) {
+	if (pg_config_load_text(config_text ? config_text : "", "test config", NULL, 0, &h->cfg,
+				err, sizeof(err)) != PG_OK) {
 		fprintf(stderr, "harness: config: %s\n", err);
 		abort();
 	}
@@ -71,7 +71,8 @@ static inline harness *harness_open_mem(const char *data, size_t len, const char
 		abort();
 	}
 	if (pg_providers_new_empty(&h->idx) != PG_OK ||
-	    pg_classify(h->arena, h->msg, h->idx, PG_TIME_NOW, 0, (int64_t)time(NULL), &h->cls) != PG_OK)
+	    pg_classify(h->arena, h->msg, h->idx, PG_TIME_NOW, 0, (int64_t)time(NULL), &h->cls) !=
+		    PG_OK)
 		abort();
 	h->syms.arena = h->arena;
 	h->ax = (pg_actx){.arena = h->arena,

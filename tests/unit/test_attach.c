@@ -81,7 +81,8 @@ static void scenarios(void **state)
 		if (line[0] == '#' || line[0] == '\n')
 			continue;
 		line[strcspn(line, "\n")] = '\0';
-		char *file = strtok(line, "\t"), *must = strtok(NULL, "\t"), *must_not = strtok(NULL, "\t");
+		char *file = strtok(line, "\t"), *must = strtok(NULL, "\t"),
+		     *must_not = strtok(NULL, "\t");
 		assert_non_null(must_not);
 		harness *h = harness_open(data_path(file), NULL);
 		assert_int_equal(harness_run(h, &pg_analyser_attach), PG_OK);
@@ -106,7 +107,8 @@ static void scenarios(void **state)
 		} else if (strcmp(must_not, "-") != 0) {
 			for (size_t i = 0; i < h->syms.n; i++)
 				if (listed(must_not, h->syms.v[i].name)) {
-					fprintf(stderr, "%s: unexpected %s\n", file, h->syms.v[i].name);
+					fprintf(stderr, "%s: unexpected %s\n", file,
+						h->syms.v[i].name);
 					ok = false;
 				}
 		}
@@ -159,19 +161,25 @@ static void details_name_the_file(void **state)
 			    "Fattura.zip!Fattura.img!FATTURA.EXE (.exe, application/x-dosexec)");
 	assert_string_equal(detail_of("docm.eml", "OFFICE_MACRO"),
 			    "Avviso_scadenza.docm (word/vbaProject.bin)");
-	assert_string_equal(detail_of("xls-vba.eml", "OFFICE_MACRO"), "Fattura_4411.xls (VBA project)");
+	assert_string_equal(detail_of("xls-vba.eml", "OFFICE_MACRO"),
+			    "Fattura_4411.xls (VBA project)");
 	assert_string_equal(detail_of("html-as-p7m.eml", "TYPE_MISMATCH"),
 			    "IT01234567890_ABCDE.xml.p7m: named .p7m (signed (CMS)), is text/html");
-	assert_string_equal(detail_of("zip-as-nameless-pdf.eml", "TYPE_MISMATCH"),
-			    "[part 2 application/pdf]: declared application/pdf, is application/zip");
+	assert_string_equal(
+		detail_of("zip-as-nameless-pdf.eml", "TYPE_MISMATCH"),
+		"[part 2 application/pdf]: declared application/pdf, is application/zip");
 	/* The report shows the trick instead of replaying it. */
-	assert_string_equal(detail_of("rtl-override.eml", "DOUBLE_EXTENSION"), "Fattura_[U+202E]fdp.exe");
-	assert_non_null(strstr(detail_of("zip-zipcrypto-password.eml", "ENCRYPTED_ARCHIVE_PASSWORD_IN_BODY"),
-			       "opens it"));
-	assert_non_null(strstr(detail_of("zip-aes-password-html.eml", "ENCRYPTED_ARCHIVE_PASSWORD_IN_BODY"),
-			       "opens it"));
-	assert_null(strstr(detail_of("zip-encrypted-wrong-password.eml",
-				     "ENCRYPTED_ARCHIVE_PASSWORD_IN_BODY"), "opens it"));
+	assert_string_equal(detail_of("rtl-override.eml", "DOUBLE_EXTENSION"),
+			    "Fattura_[U+202E]fdp.exe");
+	assert_non_null(strstr(
+		detail_of("zip-zipcrypto-password.eml", "ENCRYPTED_ARCHIVE_PASSWORD_IN_BODY"),
+		"opens it"));
+	assert_non_null(
+		strstr(detail_of("zip-aes-password-html.eml", "ENCRYPTED_ARCHIVE_PASSWORD_IN_BODY"),
+		       "opens it"));
+	assert_null(strstr(
+		detail_of("zip-encrypted-wrong-password.eml", "ENCRYPTED_ARCHIVE_PASSWORD_IN_BODY"),
+		"opens it"));
 	assert_string_equal(detail_of("zip-aes-password-html.eml", "ENCRYPTED_ARCHIVE"),
 			    "Pratica.zip (2 encrypted entries)");
 	assert_string_equal(detail_of("nested-depth4.eml", "ARCHIVE_LIMIT"),
@@ -209,7 +217,8 @@ static void settings_change_the_walk(void **state)
 	assert_non_null(harness_sym(h, "ARCHIVE_SCRIPT"));
 	harness_close(h);
 	/* without body passwords the encrypted document stays closed */
-	h = harness_open(data_path("zip-zipcrypto-password.eml"), "attach = { body_passwords = false; };");
+	h = harness_open(data_path("zip-zipcrypto-password.eml"),
+			 "attach = { body_passwords = false; };");
 	assert_int_equal(harness_run(h, &pg_analyser_attach), PG_OK);
 	assert_null(harness_sym(h, "OFFICE_MACRO"));
 	assert_non_null(harness_sym(h, "ENCRYPTED_ARCHIVE_PASSWORD_IN_BODY"));
@@ -235,10 +244,13 @@ static void bad_settings_refuse_the_configuration(void **state)
 	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
 		pg_config *cfg;
 		char err[512];
-		assert_int_equal(pg_config_load_text(bad[i], "test", NULL, 0, &cfg, err, sizeof(err)), PG_OK);
+		assert_int_equal(
+			pg_config_load_text(bad[i], "test", NULL, 0, &cfg, err, sizeof(err)),
+			PG_OK);
 		void *st = NULL;
 		err[0] = '\0';
-		assert_int_equal(pg_analyser_attach.init(cfg, &st, err, sizeof(err)), PG_ERR_CONFIG);
+		assert_int_equal(pg_analyser_attach.init(cfg, &st, err, sizeof(err)),
+				 PG_ERR_CONFIG);
 		assert_null(st);
 		assert_true(err[0] != '\0');
 		pg_config_unref(cfg);
@@ -327,7 +339,8 @@ static void each_member_walks_archives(void **state)
 	memset(&c, 0, sizeof(c));
 	assert_int_equal(walk_raw("plain.pdf", 0, &c), PG_OK);
 	assert_int_equal(c.n, 0);
-	assert_int_equal(pg_attach_each_member((const unsigned char *)"", 0, 0, collect, &c), PG_OK);
+	assert_int_equal(pg_attach_each_member((const unsigned char *)"", 0, 0, collect, &c),
+			 PG_OK);
 	assert_int_equal(pg_attach_each_member(NULL, 0, 0, collect, &c), PG_OK);
 	assert_int_equal(c.n, 0);
 	assert_int_equal(pg_attach_each_member((const unsigned char *)"x", 1, 0, NULL, NULL),
@@ -369,13 +382,16 @@ static void sniff_and_names(void **state)
 		{"PK\x03\x04", 4, "application/zip"},
 		{"MZ\x90\0\x03\0\0\0", 8, "application/x-dosexec"},
 		{"MZ is a text that starts like an executable", 43, "text/plain"},
-		{"\x7f" "ELF\x02\x01", 6, "application/x-executable"},
+		{"\x7f"
+		 "ELF\x02\x01",
+		 6, "application/x-executable"},
 		{"L\0\0\0\x01\x14\x02\0\0\0", 10, "application/x-ms-shortcut"},
 		{"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1", 8, "application/x-ole-storage"},
 		{"  <!DOCTYPE html><html>", 23, "text/html"},
 		{"<?xml version=\"1.0\"?><a/>", 25, "text/xml"},
 		{"<?xml version=\"1.0\"?><svg/>", 27, "text/html"},
-		{"\x30\x80\x06\x09\x2a\x86\x48\x86\xf7\x0d\x01\x07\x02", 13, "application/pkcs7-mime"},
+		{"\x30\x80\x06\x09\x2a\x86\x48\x86\xf7\x0d\x01\x07\x02", 13,
+		 "application/pkcs7-mime"},
 		{"\x30\x80\x06\x09\x2a\x86\x48\x86\xf7\x0d\x02\x07\x02", 13, NULL},
 		{"Rar!\x1a\x07\x01\0", 8, "application/x-rar"},
 		{"7z\xbc\xaf\x27\x1c", 6, "application/x-7z-compressed"},
@@ -384,7 +400,8 @@ static void sniff_and_names(void **state)
 		{"Città;Forlì\r\n", 15, "text/plain"},
 	};
 	for (size_t i = 0; i < sizeof(sniffs) / sizeof(sniffs[0]); i++) {
-		const char *got = pg_attach_sniff((const unsigned char *)sniffs[i].data, sniffs[i].len);
+		const char *got =
+			pg_attach_sniff((const unsigned char *)sniffs[i].data, sniffs[i].len);
 		if (sniffs[i].mime == NULL)
 			assert_null(got);
 		else
@@ -393,19 +410,45 @@ static void sniff_and_names(void **state)
 	assert_null(pg_attach_sniff((const unsigned char *)"", 0));
 
 	static const char *const doubles[] = {
-		"fattura.pdf.exe", "doc.xml.js", "scan.jpg .vbs", "scan.jpg          .vbs",
-		"FATTURA.PDF.EXE", "fattura.pdf.exe.", "fattura.pdf.exe . .", "x.docx.scr",
-		"Documento.pdf.lnk", "fattura.pdf.iso", "archivio.zip.js", "C:\\tmp\\a.txt.bat",
-		"fattura\xe2\x80\xae" "fdp.exe", "invoice\xe2\x80\xae" "gpj.js",
-		"fattura                    .exe", "f.pdf\xe2\x80\x8b.exe",
+		"fattura.pdf.exe",
+		"doc.xml.js",
+		"scan.jpg .vbs",
+		"scan.jpg          .vbs",
+		"FATTURA.PDF.EXE",
+		"fattura.pdf.exe.",
+		"fattura.pdf.exe . .",
+		"x.docx.scr",
+		"Documento.pdf.lnk",
+		"fattura.pdf.iso",
+		"archivio.zip.js",
+		"C:\\tmp\\a.txt.bat",
+		"fattura\xe2\x80\xae"
+		"fdp.exe",
+		"invoice\xe2\x80\xae"
+		"gpj.js",
+		"fattura                    .exe",
+		"f.pdf\xe2\x80\x8b.exe",
 	};
 	for (size_t i = 0; i < sizeof(doubles) / sizeof(doubles[0]); i++)
 		if (!pg_attach_double_extension(doubles[i]))
 			fail_msg("not a double extension: %s", doubles[i]);
 	static const char *const singles[] = {
-		"archive.tar.gz", "fattura.xml.p7m", "x.p7m.xml", "IT01234567890_00001.xml.p7m",
-		"fattura.pdf", "setup.exe", "jquery.min.js", "report.2019.pdf", "v1.2.exe", "a.pdf.zip",
-		"x", "", ".exe", "fattura\xe2\x80\xae" "fdp.txt", "fattura .pdf",
+		"archive.tar.gz",
+		"fattura.xml.p7m",
+		"x.p7m.xml",
+		"IT01234567890_00001.xml.p7m",
+		"fattura.pdf",
+		"setup.exe",
+		"jquery.min.js",
+		"report.2019.pdf",
+		"v1.2.exe",
+		"a.pdf.zip",
+		"x",
+		"",
+		".exe",
+		"fattura\xe2\x80\xae"
+		"fdp.txt",
+		"fattura .pdf",
 	};
 	for (size_t i = 0; i < sizeof(singles) / sizeof(singles[0]); i++)
 		if (pg_attach_double_extension(singles[i]))
@@ -439,7 +482,8 @@ static void pool_shared_by_threads(void **state)
 	for (size_t i = 0; i < sizeof(blob); i++)
 		blob[i] = (unsigned char)(i * 7 + (i >> 3));
 	char *b64 = malloc(sizeof(blob) * 2);
-	static const char tbl[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+	static const char tbl[] =
+		"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
 	size_t o = 0;
 	for (size_t i = 0; i + 2 < sizeof(blob); i += 3) {
 		uint32_t v = (uint32_t)blob[i] << 16 | (uint32_t)blob[i + 1] << 8 | blob[i + 2];
@@ -533,7 +577,8 @@ static void italian_corpus(void **state)
 	(void)state;
 	const char *shared = getenv("PG_SHARED_DIR");
 	char dir[4096], labels[4200];
-	snprintf(dir, sizeof(dir), "%s/corpus/italian/synthetic-dev", shared ? shared : "../shared");
+	snprintf(dir, sizeof(dir), "%s/corpus/italian/synthetic-dev",
+		 shared ? shared : "../shared");
 	snprintf(labels, sizeof(labels), "%s/labels.tsv", dir);
 	FILE *f = fopen(labels, "r");
 	if (f == NULL) {
@@ -563,7 +608,8 @@ static void italian_corpus(void **state)
 	}
 	fclose(f);
 	pg_analyser_attach.free(st);
-	printf("italian synthetic-dev: lure_invoice_malware %d/%d flagged; ham %d/%d with a weighted "
+	printf("italian synthetic-dev: lure_invoice_malware %d/%d flagged; ham %d/%d with a "
+	       "weighted "
 	       "symbol; other lures %d/%d; %.1f us per message\n",
 	       lure.hit, lure.n, ham.hit, ham.n, other.hit, other.n,
 	       (lure.us + ham.us + other.us) / (lure.n + ham.n + other.n));
@@ -596,8 +642,8 @@ static void spamassassin_ham_sample(void **state)
 	}
 	closedir(d);
 	pg_analyser_attach.free(st);
-	printf("spamassassin ham sample: %d/%d with a weighted symbol; %.1f us per message\n", ham.hit,
-	       ham.n, ham.n ? ham.us / ham.n : 0.0);
+	printf("spamassassin ham sample: %d/%d with a weighted symbol; %.1f us per message\n",
+	       ham.hit, ham.n, ham.n ? ham.us / ham.n : 0.0);
 	assert_int_equal(ham.hit, 0);
 }
 

@@ -29,9 +29,9 @@
 
 #include "scan/av.h"
 
-#define EICAR_NAME "Eicar-Test-Signature.UNOFFICIAL"
+#define EICAR_NAME    "Eicar-Test-Signature.UNOFFICIAL"
 #define CLAMTEST_NAME "ClamAV-Test-File.UNOFFICIAL"
-#define LIMITS_TEXT "limits exceeded: content not fully scanned: Heuristics.Limits.Exceeded."
+#define LIMITS_TEXT   "limits exceeded: content not fully scanned: Heuristics.Limits.Exceeded."
 
 /* ---- helpers --------------------------------------------------------------- */
 
@@ -280,8 +280,8 @@ static void open_missing_dir_fails(void **state)
 	pg_av *av = (pg_av *)&av; /* must be reset to NULL */
 	char err[512];
 	assert_int_equal(
-	    pg_av_open("clamav", "/nonexistent/pecguard-avdb", NULL, &av, err, sizeof err),
-	    PG_ERR_CONFIG);
+		pg_av_open("clamav", "/nonexistent/pecguard-avdb", NULL, &av, err, sizeof err),
+		PG_ERR_CONFIG);
 	assert_null(av);
 	assert_non_null(strstr(err, "/nonexistent/pecguard-avdb"));
 	assert_non_null(strstr(err, "No such file or directory"));
@@ -332,26 +332,26 @@ static void open_specs(void **state)
 {
 	(void)state;
 	static const char *const bad[] = {
-	    "",
-	    "clamav2",
-	    "clamd",
-	    "clamd:",
-	    "clamd:relative.sock",
-	    "clamd:localhost",
-	    "clamd:127.0.0.1:",
-	    "clamd:127.0.0.1:0",
-	    "clamd:127.0.0.1:65536",
-	    "clamd:127.0.0.1:33x",
-	    "clamd:::1:3310",
-	    "clamd:[::1]",
-	    "clamd:[::1:3310",
-	    "clamd:[]:3310",
-	    "clamd:[not-an-address]:3310",
-	    "clamd:/a.sock,,127.0.0.1:3310",
-	    "clamd:/a.sock,",
-	    "clamd:/very/long/path/"
-	    "xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx"
-	    "xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx.sock",
+		"",
+		"clamav2",
+		"clamd",
+		"clamd:",
+		"clamd:relative.sock",
+		"clamd:localhost",
+		"clamd:127.0.0.1:",
+		"clamd:127.0.0.1:0",
+		"clamd:127.0.0.1:65536",
+		"clamd:127.0.0.1:33x",
+		"clamd:::1:3310",
+		"clamd:[::1]",
+		"clamd:[::1:3310",
+		"clamd:[]:3310",
+		"clamd:[not-an-address]:3310",
+		"clamd:/a.sock,,127.0.0.1:3310",
+		"clamd:/a.sock,",
+		"clamd:/very/long/path/"
+		"xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx"
+		"xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx.sock",
 	};
 	for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
 		pg_av *av = NULL;
@@ -363,12 +363,12 @@ static void open_specs(void **state)
 		assert_true(err[0] != '\0');
 	}
 	static const char *const good[] = {
-	    "clamd:/run/clamav/clamd.ctl",
-	    "clamd:127.0.0.1:3310",
-	    "clamd:[::1]:3310",
-	    "clamd:localhost:3310",
-	    "clamd:/a.sock,127.0.0.1:3310",
-	    "clamd:/a.sock, [::1]:3310 ,127.0.0.1:3311",
+		"clamd:/run/clamav/clamd.ctl",
+		"clamd:127.0.0.1:3310",
+		"clamd:[::1]:3310",
+		"clamd:localhost:3310",
+		"clamd:/a.sock,127.0.0.1:3310",
+		"clamd:/a.sock, [::1]:3310 ,127.0.0.1:3311",
 	};
 	for (size_t i = 0; i < sizeof good / sizeof good[0]; i++) {
 		pg_av *av = NULL;
@@ -436,7 +436,7 @@ static void eicar_zipped_found(void **state)
 
 	/* The zip as a base64 attachment of a whole message. */
 	static const char b64[] =
-	    "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+		"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
 	membuf mail = {0};
 	const char *head = "From: a@example.test\r\nTo: b@pec.example.test\r\nSubject: x\r\n"
 			   "MIME-Version: 1.0\r\n"
@@ -606,8 +606,10 @@ static void limits_exceeded_is_error(void **state)
 	(void)state;
 	if (avdb() == NULL)
 		skip();
-	pg_av_limits lim = {
-	    .max_file_size = 4096, .max_scan_size = 1 << 20, .max_recursion = 3, .max_files = 5};
+	pg_av_limits lim = {.max_file_size = 4096,
+			    .max_scan_size = 1 << 20,
+			    .max_recursion = 3,
+			    .max_files = 5};
 	pg_av *av = open_limited(&lim);
 
 	/* A small zip that inflates past max_file_size (a tiny zip bomb):
@@ -739,11 +741,12 @@ static void threads_agree(void **state)
 	size_t clen = 0;
 	unsigned char *clam = file_read(path, &clen);
 	sample samples[5] = {
-	    {"eicar", (const unsigned char *)eicar(), strlen(eicar()), PG_AV_INFECTED, EICAR_NAME},
-	    {"eicar.zip", ez.p, ez.len, PG_AV_INFECTED, EICAR_NAME},
-	    {"text", (const unsigned char *)text, strlen(text), PG_AV_CLEAN, NULL},
-	    {"clean.zip", cz.p, cz.len, PG_AV_CLEAN, NULL},
-	    {"clam.exe", clam, clen, PG_AV_INFECTED, CLAMTEST_NAME},
+		{"eicar", (const unsigned char *)eicar(), strlen(eicar()), PG_AV_INFECTED,
+		 EICAR_NAME},
+		{"eicar.zip", ez.p, ez.len, PG_AV_INFECTED, EICAR_NAME},
+		{"text", (const unsigned char *)text, strlen(text), PG_AV_CLEAN, NULL},
+		{"clean.zip", cz.p, cz.len, PG_AV_CLEAN, NULL},
+		{"clam.exe", clam, clen, PG_AV_INFECTED, CLAMTEST_NAME},
 	};
 	size_t nsamples = clam != NULL ? 5 : 4;
 
@@ -772,13 +775,19 @@ static void threads_agree(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-	    cmocka_unit_test(open_missing_dir_fails),  cmocka_unit_test(open_empty_dir_fails),
-	    cmocka_unit_test(open_bad_database_fails), cmocka_unit_test(open_specs),
-	    cmocka_unit_test(clamd_dead_is_error),     cmocka_unit_test(eicar_plain_found),
-	    cmocka_unit_test(eicar_zipped_found),      cmocka_unit_test(clean_is_clean),
-	    cmocka_unit_test(clamav_testfiles_found),  cmocka_unit_test(clamav_testfile_too_deep),
-	    cmocka_unit_test(reload_swaps_engine),     cmocka_unit_test(limits_exceeded_is_error),
-	    cmocka_unit_test(threads_agree),
+		cmocka_unit_test(open_missing_dir_fails),
+		cmocka_unit_test(open_empty_dir_fails),
+		cmocka_unit_test(open_bad_database_fails),
+		cmocka_unit_test(open_specs),
+		cmocka_unit_test(clamd_dead_is_error),
+		cmocka_unit_test(eicar_plain_found),
+		cmocka_unit_test(eicar_zipped_found),
+		cmocka_unit_test(clean_is_clean),
+		cmocka_unit_test(clamav_testfiles_found),
+		cmocka_unit_test(clamav_testfile_too_deep),
+		cmocka_unit_test(reload_swaps_engine),
+		cmocka_unit_test(limits_exceeded_is_error),
+		cmocka_unit_test(threads_agree),
 	};
 	return cmocka_run_group_tests(tests, group_setup, group_teardown);
 }

@@ -135,7 +135,8 @@ static void tokenizer_unicode(void **state)
 		"fattura",
 		"Fattura",
 		/* ｆａｔｔｕｒａ */
-		"\xef\xbd\x86\xef\xbd\x81\xef\xbd\x94\xef\xbd\x94\xef\xbd\x95\xef\xbd\x92\xef\xbd\x81",
+		"\xef\xbd\x86\xef\xbd\x81\xef\xbd\x94\xef\xbd\x94\xef\xbd\x95\xef\xbd\x92\xef\xbd"
+		"\x81",
 		"fat\xe2\x80\x8btura", /* a zero-width space inside */
 		"(fattura)",
 		"fattura!!",
@@ -160,11 +161,17 @@ static void tokenizer_unicode(void **state)
 	size_t n = text_tokens(a, "CITT\xc3\x80", &v);
 	assert_int_equal(n, 1);
 	assert_true(v[0] == word("citt\xc3\xa0"));
-	n = text_tokens(a, "Stra\xc3\x9f" "e", &v);
+	n = text_tokens(a,
+			"Stra\xc3\x9f"
+			"e",
+			&v);
 	assert_int_equal(n, 1);
 	assert_true(v[0] == word("strasse"));
 	/* Signs are not letters: "10×20" is two numbers. */
-	n = text_tokens(a, "10\xc3\x97" "20", &v);
+	n = text_tokens(a,
+			"10\xc3\x97"
+			"20",
+			&v);
 	assert_int_equal(n, 3);
 	assert_true(has(v, n, word("10")) && has(v, n, word("20")));
 	/* Italian elision: the article goes (one letter), the noun stays. */
@@ -236,27 +243,26 @@ static void tokenizer_hosts(void **state)
 	pg_arena_free(a);
 }
 
-static const char *msg_lure =
-	"From: \"Agenzia Entrate\" <servizi@AgenziaEntrate.it>\n"
-	"Reply-To: \"help@agenziaentrate.it\" <rimborsi@other-host.com>\n"
-	"Subject: [SPAM] FATTURA scaduta\n"
-	"X-Mailer: Microsoft Outlook 16.0.5\n"
-	"Message-ID: <lure-1@example.test>\n"
-	"MIME-Version: 1.0\n"
-	"Content-Type: multipart/mixed; boundary=b\n"
-	"\n"
-	"--b\n"
-	"Content-Type: text/html; charset=UTF-8\n"
-	"\n"
-	"<p>Gentile cliente, la fattura &egrave; "
-	"<a href=\"https://verifica-fatture.test/x\">qui</a></p>\n"
-	"--b\n"
-	"Content-Type: application/zip; name=fattura.ZIP\n"
-	"Content-Disposition: attachment; filename=fattura.ZIP\n"
-	"Content-Transfer-Encoding: base64\n"
-	"\n"
-	"UEsFBgAAAAAAAAAAAAAAAAAAAAAAAA==\n"
-	"--b--\n";
+static const char *msg_lure = "From: \"Agenzia Entrate\" <servizi@AgenziaEntrate.it>\n"
+			      "Reply-To: \"help@agenziaentrate.it\" <rimborsi@other-host.com>\n"
+			      "Subject: [SPAM] FATTURA scaduta\n"
+			      "X-Mailer: Microsoft Outlook 16.0.5\n"
+			      "Message-ID: <lure-1@example.test>\n"
+			      "MIME-Version: 1.0\n"
+			      "Content-Type: multipart/mixed; boundary=b\n"
+			      "\n"
+			      "--b\n"
+			      "Content-Type: text/html; charset=UTF-8\n"
+			      "\n"
+			      "<p>Gentile cliente, la fattura &egrave; "
+			      "<a href=\"https://verifica-fatture.test/x\">qui</a></p>\n"
+			      "--b\n"
+			      "Content-Type: application/zip; name=fattura.ZIP\n"
+			      "Content-Disposition: attachment; filename=fattura.ZIP\n"
+			      "Content-Transfer-Encoding: base64\n"
+			      "\n"
+			      "UEsFBgAAAAAAAAAAAAAAAAAAAAAAAA==\n"
+			      "--b--\n";
 
 static void tokenizer_message(void **state)
 {
@@ -729,7 +735,7 @@ static size_t learn_list(tstore *t, const char *corpus, const char *list, bool s
 
 typedef struct result {
 	size_t n, spam, lean, ham, unsure; /* lean: probability >= 0.5 */
-	double text_s, bayes_s; /* text extraction, tokenize + classify */
+	double text_s, bayes_s;            /* text extraction, tokenize + classify */
 } result;
 
 static result measure(tstore *t, void *state, const char *corpus, const char *list)
@@ -748,8 +754,12 @@ static result measure(tstore *t, void *state, const char *corpus, const char *li
 		loaded l;
 		if (load(path, &l)) {
 			syms.arena = l.arena;
-			pg_actx ax = {.arena = l.arena, .msg = l.msg, .top = l.msg, .cfg = t->cfg,
-				      .store = t->st, .syms = &syms};
+			pg_actx ax = {.arena = l.arena,
+				      .msg = l.msg,
+				      .top = l.msg,
+				      .cfg = t->cfg,
+				      .store = t->st,
+				      .syms = &syms};
 			double t0 = cpu_s();
 			(void)pg_msg_text(l.msg); /* shared by every analyser: timed apart */
 			double t1 = cpu_s();
@@ -831,8 +841,10 @@ static void corpus_accuracy(void **state)
 	static const struct {
 		const char *list;
 		bool spam;
-	} sets[] = {{"test_ham.txt", false},        {"test_italian_ham.txt", false},
-		    {"test_spam.txt", true},        {"test_phish.txt", true},
+	} sets[] = {{"test_ham.txt", false},
+		    {"test_italian_ham.txt", false},
+		    {"test_spam.txt", true},
+		    {"test_phish.txt", true},
 		    {"test_italian_spam.txt", true}};
 	printf("%-24s %6s %9s %9s %9s %9s %12s\n", "test set", "n", ">=0.95", ">=0.5", "<=0.05",
 	       "unsure", "cpu us/msg");

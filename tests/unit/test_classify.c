@@ -145,7 +145,8 @@ static void push_input_equals_buffer(void **state)
 	pg_scan *s;
 	assert_int_equal(pg_scan_new(e, &s), PG_OK);
 	for (size_t off = 0; off < len; off += 777)
-		assert_int_equal(pg_scan_write(s, buf + off, len - off < 777 ? len - off : 777), PG_OK);
+		assert_int_equal(pg_scan_write(s, buf + off, len - off < 777 ? len - off : 777),
+				 PG_OK);
 	free(buf); /* the scan owns its copy */
 	assert_int_equal(pg_scan_run(s), PG_OK);
 	assert_int_equal(pg_scan_class(s), PG_CLASS_PEC_RECEIPT);
@@ -212,7 +213,8 @@ static void bad_index_keeps_the_good_one(void **state)
 	const char *bad = "version: 1\n\ndn: providerName=X,o=postacert\nobjectClass: provider\n"
 			  "providerName: X\nproviderCertificateHash: nothex\n"
 			  "mailReceipt: a@x.test\nmanagedDomains: x.test\n";
-	assert_int_equal(pg_engine_load_providers_mem(e, bad, strlen(bad), "bad.ldif"), PG_ERR_INDEX);
+	assert_int_equal(pg_engine_load_providers_mem(e, bad, strlen(bad), "bad.ldif"),
+			 PG_ERR_INDEX);
 	const char *msg = pg_engine_errmsg(e);
 	assert_non_null(strstr(msg, "bad.ldif:6"));
 	assert_non_null(strstr(msg, "providerCertificateHash"));

@@ -174,9 +174,14 @@ static void test_tipo_known(void **state)
 {
 	(void)state;
 	static const char *const good[] = {
-		"accettazione",      "non-accettazione",  "presa-in-carico",
-		"avvenuta-consegna", "posta-certificata", "errore-consegna",
-		"preavviso-errore-consegna", "rilevazione-virus",
+		"accettazione",
+		"non-accettazione",
+		"presa-in-carico",
+		"avvenuta-consegna",
+		"posta-certificata",
+		"errore-consegna",
+		"preavviso-errore-consegna",
+		"rilevazione-virus",
 	};
 	for (size_t i = 0; i < sizeof(good) / sizeof(good[0]); i++)
 		assert_true(pg_daticert_tipo_known(good[i]));
@@ -211,8 +216,7 @@ static void test_every_tipo(void **state)
 		{"tipo-errore-consegna.xml", "errore-consegna", "no-dominio", NULL,
 		 "giulia.bianchi@pec.tre.test", "5.1.2 - dominio inesistente", 1, 1741950451},
 		{"tipo-preavviso-errore-consegna.xml", "preavviso-errore-consegna", "altro", NULL,
-		 "giulia.bianchi@pec.due.test", "Tempo massimo di 12 ore superato", 1,
-		 1741987291},
+		 "giulia.bianchi@pec.due.test", "Tempo massimo di 12 ore superato", 1, 1741987291},
 		{"tipo-rilevazione-virus.xml", "rilevazione-virus", "virus", NULL,
 		 "giulia.bianchi@pec.due.test", "Virus: Eicar-Test-Signature", 1, 1741951711},
 	};
@@ -419,8 +423,8 @@ static void test_attlist_default_tipo(void **state)
 {
 	expect_error(state, "attlist-default-tipo.xml", "missing postacert/@tipo");
 	struct fx *f = *state;
-	assert_int_equal(
-		parse_minimal(f, "<!DOCTYPE postacert [<!ELEMENT postacert ANY>]>\n", ""), PG_OK);
+	assert_int_equal(parse_minimal(f, "<!DOCTYPE postacert [<!ELEMENT postacert ANY>]>\n", ""),
+			 PG_OK);
 }
 
 /* With an external DTD libxml2 only warns about an undeclared entity and
@@ -481,8 +485,7 @@ static void test_attribute_bomb(void **state)
 
 	/* Quotes in a processing instruction or a CDATA section do not hide
 	 * the tags that follow. */
-	static const char *const hide[] = {"<?pi don't?>", "<!-- don't -->",
-					   "<![CDATA[ \" ' ]]>"};
+	static const char *const hide[] = {"<?pi don't?>", "<!-- don't -->", "<![CDATA[ \" ' ]]>"};
 	for (size_t k = 0; k < sizeof(hide) / sizeof(hide[0]); k++) {
 		n = (size_t)snprintf(big, cap, "<postacert tipo=\"accettazione\">%s<x", hide[k]);
 		for (unsigned i = 0; i < 70; i++)
@@ -848,8 +851,8 @@ static void test_error_message_sanitised(void **state)
 
 	/* libxml2 quotes input cut at 50 bytes, here in the middle of "è"
 	 * (found by the fuzzer). */
-	n = snprintf(buf, sizeof(buf),
-		     "<postacert tipo=\"accettazione\"><oggetto><![CDATA[x%s", tipo + 12);
+	n = snprintf(buf, sizeof(buf), "<postacert tipo=\"accettazione\"><oggetto><![CDATA[x%s",
+		     tipo + 12);
 	assert_int_equal(parse_mem(f, buf, (size_t)n), PG_ERR_PARSE);
 	assert_true(strncmp(f->err, "not well-formed XML at line 1: ", 31) == 0);
 	assert_true(pg_utf8_valid(f->err, strlen(f->err)));
@@ -960,7 +963,8 @@ static struct thread_case thread_cases[] = {
 	{"latin1.xml", PG_OK, "posta-certificata", NULL, 0},
 	{"tipo-rilevazione-virus.xml", PG_OK, "rilevazione-virus", NULL, 0},
 	{"not-well-formed.xml", PG_ERR_PARSE,
-	 "not well-formed XML at line 6: Opening and ending tag mismatch: oggetto line 6 and ogetto",
+	 "not well-formed XML at line 6: Opening and ending tag mismatch: oggetto line 6 and "
+	 "ogetto",
 	 NULL, 0},
 	{"undeclared-entity.xml", PG_ERR_PARSE,
 	 "not well-formed XML at line 8: Entity 'numero' not defined", NULL, 0},

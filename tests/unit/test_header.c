@@ -66,7 +66,8 @@ static void data_cases(void **state)
 		line[strcspn(line, "\r\n")] = '\0';
 		if (line[0] == '#' || line[0] == '\0')
 			continue;
-		char *file = strtok(line, "\t"), *want = strtok(NULL, "\t"), *deny = strtok(NULL, "\t");
+		char *file = strtok(line, "\t"), *want = strtok(NULL, "\t"),
+		     *deny = strtok(NULL, "\t");
 		assert_non_null(deny);
 		char rel[512];
 		snprintf(rel, sizeof(rel), "header/%s", file);
@@ -82,7 +83,8 @@ static void data_cases(void **state)
 				*eq = '\0';
 			const pg_symbol *s = harness_sym(h, p);
 			if (s == NULL || (eq && !weight_is(s->weight, atof(eq + 1)))) {
-				fprintf(stderr, "%s: %s %s\n", file, p, s ? "has another weight" : "missing");
+				fprintf(stderr, "%s: %s %s\n", file, p,
+					s ? "has another weight" : "missing");
 				bad = true;
 			}
 			p = e ? e + 1 : NULL;
@@ -92,7 +94,8 @@ static void data_cases(void **state)
 			size_t nl = strlen(n);
 			bool listed = false;
 			for (const char *q = deny; !listed && (q = strstr(q, n)) != NULL; q += nl)
-				listed = (q == deny || q[-1] == ',') && (q[nl] == ',' || q[nl] == '\0');
+				listed = (q == deny || q[-1] == ',') &&
+					 (q[nl] == ',' || q[nl] == '\0');
 			if (strcmp(deny, "ALL") == 0 || listed) {
 				fprintf(stderr, "%s: unexpected %s\n", file, n);
 				bad = true;
@@ -156,24 +159,27 @@ static void pec_reasons(void **state)
 	const pg_symbol *s;
 
 	/* a genuine envelope wrapped by a list: weak */
-	s = pec_case(&h, (const char *const[]){"marker: X-Trasporto: posta-certificata",
-					       "signed-not-top-level: a multipart/signed entity lies at depth 1",
-					       "embedded-signature: verifies; signer Gestore Test Due", NULL});
+	s = pec_case(&h, (const char *const[]){
+				 "marker: X-Trasporto: posta-certificata",
+				 "signed-not-top-level: a multipart/signed entity lies at depth 1",
+				 "embedded-signature: verifies; signer Gestore Test Due", NULL});
 	assert_non_null(s);
 	assert_string_equal(s->name, "HDR_PEC_LIST_WRAPPED");
 	assert_true(weight_is(s->weight, 0.5));
 	harness_close(h);
 
 	/* wrapped, but the inner signature is by nobody we know: a forgery */
-	s = pec_case(&h, (const char *const[]){"signed-not-top-level: x",
-					       "embedded-signature: verifies; signer not in the index", NULL});
+	s = pec_case(&h, (const char *const[]){
+				 "signed-not-top-level: x",
+				 "embedded-signature: verifies; signer not in the index", NULL});
 	assert_non_null(s);
 	assert_string_equal(s->name, "HDR_FAKE_PEC_BAD_SIGNATURE");
 	harness_close(h);
 
-	s = pec_case(&h, (const char *const[]){"signed-not-top-level: x",
-					       "embedded-signature: does not verify; signer Gestore Test Due",
-					       NULL});
+	s = pec_case(&h,
+		     (const char *const[]){
+			     "signed-not-top-level: x",
+			     "embedded-signature: does not verify; signer Gestore Test Due", NULL});
 	assert_non_null(s);
 	assert_string_equal(s->name, "HDR_FAKE_PEC_BAD_SIGNATURE");
 	harness_close(h);
@@ -226,8 +232,9 @@ static void pec_fixtures(void **state)
 	fclose(f);
 	pg_providers *idx;
 	char err[512];
-	assert_int_equal(pg_providers_load(ldif, (size_t)sb.st_size, "index.ldif", &idx, err, sizeof(err)),
-			 PG_OK);
+	assert_int_equal(
+		pg_providers_load(ldif, (size_t)sb.st_size, "index.ldif", &idx, err, sizeof(err)),
+		PG_OK);
 	free(ldif);
 	static const struct {
 		const char *file, *want;
@@ -249,8 +256,8 @@ static void pec_fixtures(void **state)
 		harness *h = harness_open(path, NULL);
 		/* classify again, against the fixtures' own index, at the time
 		 * the fixtures were made valid for */
-		assert_int_equal(pg_classify(h->arena, h->msg, idx, PG_TIME_SIGNING, 0, (int64_t)time(NULL),
-					     &h->cls),
+		assert_int_equal(pg_classify(h->arena, h->msg, idx, PG_TIME_SIGNING, 0,
+					     (int64_t)time(NULL), &h->cls),
 				 PG_OK);
 		h->ax.msg = h->cls.inner ? h->cls.inner : h->msg;
 		assert_int_equal(pg_analyser_header.run(&h->ax, hstate), PG_OK);
@@ -289,7 +296,8 @@ static void protected_domains(void **state)
 	harness_close(h);
 
 	/* protected by the configuration */
-	h = harness_open_mem(m, strlen(m), "header = { protected_domains = [ \"example-bank.test\" ]; };");
+	h = harness_open_mem(m, strlen(m),
+			     "header = { protected_domains = [ \"example-bank.test\" ]; };");
 	void *st;
 	char err[512];
 	assert_int_equal(pg_analyser_header.init(h->cfg, &st, err, sizeof(err)), PG_OK);
@@ -302,7 +310,8 @@ static void protected_domains(void **state)
 	if (pg_cfg_setting(defaults, "url.protected") != NULL) {
 		const char *d = NULL;
 		for (size_t i = 0; i < pg_cfg_count(defaults, "url.protected"); i++)
-			if (strcmp(pg_cfg_elem_str(defaults, "url.protected", i), "registerpec.it") == 0)
+			if (strcmp(pg_cfg_elem_str(defaults, "url.protected", i),
+				   "registerpec.it") == 0)
 				d = "registerpec.it";
 		if (d != NULL) {
 			const char *m2 = "From: \"supporto@registerpec.it\" <x@evil.test>\n\nx\n";
@@ -315,7 +324,8 @@ static void protected_domains(void **state)
 
 	/* sent from the protected domain itself: nothing */
 	const char *m3 = "From: \"info@agenziaentrate.gov.it\" <info@agenziaentrate.gov.it>\n"
-			 "Date: Mon, 04 Mar 2024 15:20:00 +0100\nMessage-ID: <x@agenziaentrate.gov.it>\n\nx\n";
+			 "Date: Mon, 04 Mar 2024 15:20:00 +0100\nMessage-ID: "
+			 "<x@agenziaentrate.gov.it>\n\nx\n";
 	h = harness_open_mem(m3, strlen(m3), NULL);
 	assert_int_equal(pg_analyser_header.run(&h->ax, hstate), PG_OK);
 	assert_int_equal(h->syms.n, 0);
@@ -344,12 +354,15 @@ static void config_errors(void **state)
 	(void)state;
 	expect_refused("header = { brands = ( { names = [ \"Banca X\" ]; } ); };",
 		       "header.brands[0]: a brand needs names and domains");
-	expect_refused("header = { brands = ( { names = [ \"Ab Cd\" ]; domains = [ \"x.it\" ]; } ); };",
-		       "header.brands[0]: short name 'Ab Cd' must be one word");
-	expect_refused("header = { brands = ( { names = [ \"Banca\" ]; domain = [ \"x.it\" ]; } ); };",
-		       "header.brands[0]: unknown field 'domain'");
-	expect_refused("header = { brands = ( { names = ( \"Banca\", 3 ); domains = [ \"x.it\" ]; } ); };",
-		       "header.brands[0].names: element 1");
+	expect_refused(
+		"header = { brands = ( { names = [ \"Ab Cd\" ]; domains = [ \"x.it\" ]; } ); };",
+		"header.brands[0]: short name 'Ab Cd' must be one word");
+	expect_refused(
+		"header = { brands = ( { names = [ \"Banca\" ]; domain = [ \"x.it\" ]; } ); };",
+		"header.brands[0]: unknown field 'domain'");
+	expect_refused(
+		"header = { brands = ( { names = ( \"Banca\", 3 ); domains = [ \"x.it\" ]; } ); };",
+		"header.brands[0].names: element 1");
 }
 
 int main(void)

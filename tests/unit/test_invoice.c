@@ -127,10 +127,10 @@ static void names_parse(void **state)
 	assert_true(nm.ext_none);
 
 	/* not SdI names */
-	const char *bad[] = {"IT0123456789_A1B2C.xml",    /* 10 digits */
-			     "IT012345678901_A1B2C.xml",  /* 12 digits */
-			     "IT01234567897_A1B2C3.xml",  /* 6-character progressive */
-			     "IT01234567897_.xml",        /* empty progressive */
+	const char *bad[] = {"IT0123456789_A1B2C.xml",         /* 10 digits */
+			     "IT012345678901_A1B2C.xml",       /* 12 digits */
+			     "IT01234567897_A1B2C3.xml",       /* 6-character progressive */
+			     "IT01234567897_.xml",             /* empty progressive */
 			     "IT01234567897_A1B2C_XX_001.xml", /* unknown notice type */
 			     "IT01234567897_A1B2C_MT_01.xml",
 			     "IT01234567897_A1B2C_copia.pdf",
@@ -154,9 +154,10 @@ static void names_parse(void **state)
 static void names_find(void **state)
 {
 	(void)state;
-	const char *t = "il file IT01234567897_X9Y8Z.xml.p7m pervenuto, il file dei metadati "
-			"IT01234567897_X9Y8Z_MT_001.xml. Poi IT01234567897_t466h. Fine; "
-			"xIT01234567897_AAAAA.xml no; https://x.test/fatture/IT01234567897_095MV ok";
+	const char *t =
+		"il file IT01234567897_X9Y8Z.xml.p7m pervenuto, il file dei metadati "
+		"IT01234567897_X9Y8Z_MT_001.xml. Poi IT01234567897_t466h. Fine; "
+		"xIT01234567897_AAAAA.xml no; https://x.test/fatture/IT01234567897_095MV ok";
 	size_t n = strlen(t);
 	pg_invname nm;
 	const char *want[] = {"IT01234567897_X9Y8Z.xml.p7m", "IT01234567897_X9Y8Z_MT_001.xml",
@@ -182,18 +183,29 @@ static void names_misnamed(void **state)
 {
 	(void)state;
 	char ext[16];
-	const char *yes[] = {"IT01234567897_A1B2C.xml.p7m.zip", "IT01234567897_A1B2C.xml.exe",
-			     "IT01234567897_A1B2C.zip", "IT01234567897_A1B2C.html",
-			     "C:\\doc\\IT01234567897_A1B2C.xml.js", "fattura.xml.p7m.zip",
-			     "Fattura_12.p7m.js", "documento.XML.P7M.VBS", "x.xml.iso"};
+	const char *yes[] = {"IT01234567897_A1B2C.xml.p7m.zip",
+			     "IT01234567897_A1B2C.xml.exe",
+			     "IT01234567897_A1B2C.zip",
+			     "IT01234567897_A1B2C.html",
+			     "C:\\doc\\IT01234567897_A1B2C.xml.js",
+			     "fattura.xml.p7m.zip",
+			     "Fattura_12.p7m.js",
+			     "documento.XML.P7M.VBS",
+			     "x.xml.iso"};
 	for (size_t i = 0; i < sizeof(yes) / sizeof(yes[0]); i++)
 		assert_true(pg_invoice_misnamed(yes[i], ext, sizeof(ext)));
 	assert_true(pg_invoice_misnamed("IT01234567897_A1B2C.xml.p7m.zip", ext, sizeof(ext)));
 	assert_string_equal(ext, "zip");
-	const char *no[] = {"IT01234567897_A1B2C.xml", "IT01234567897_A1B2C.xml.p7m",
-			    "IT01234567897_A1B2C.pdf", "IT01234567897_A1B2C.xml.pdf",
-			    "fattura.xml.pdf", "fattura.pdf.exe", /* DOUBLE_EXTENSION's job */
-			    "documenti.zip", "fattura", "", "x.xml.p7m"};
+	const char *no[] = {"IT01234567897_A1B2C.xml",
+			    "IT01234567897_A1B2C.xml.p7m",
+			    "IT01234567897_A1B2C.pdf",
+			    "IT01234567897_A1B2C.xml.pdf",
+			    "fattura.xml.pdf",
+			    "fattura.pdf.exe", /* DOUBLE_EXTENSION's job */
+			    "documenti.zip",
+			    "fattura",
+			    "",
+			    "x.xml.p7m"};
 	for (size_t i = 0; i < sizeof(no) / sizeof(no[0]); i++)
 		assert_false(pg_invoice_misnamed(no[i], ext, sizeof(ext)));
 	assert_false(pg_invoice_misnamed(NULL, ext, sizeof(ext)));
@@ -202,11 +214,12 @@ static void names_misnamed(void **state)
 static void subjects(void **state)
 {
 	(void)state;
-	const char *yes[] = {"Invio File 1234567890",   "INVIO FILE 1234567890",
-			     "invio file n. 293828664", "RE: Invio File 7747037294",
-			     "I: Fw: Invio File 1234567890 ", "R: Invio file n\xc2\xb0 1234567",
-			     "[SPAM] Invio File 1234567890", "POSTA CERTIFICATA: Invio File 4829301756",
-			     "Invio  File   123456789012"};
+	const char *yes[] = {
+		"Invio File 1234567890",         "INVIO FILE 1234567890",
+		"invio file n. 293828664",       "RE: Invio File 7747037294",
+		"I: Fw: Invio File 1234567890 ", "R: Invio file n\xc2\xb0 1234567",
+		"[SPAM] Invio File 1234567890",  "POSTA CERTIFICATA: Invio File 4829301756",
+		"Invio  File   123456789012"};
 	for (size_t i = 0; i < sizeof(yes) / sizeof(yes[0]); i++)
 		assert_true(pg_invoice_subject_invio_file(yes[i]));
 	const char *no[] = {"Risposta automatica: Invio File 1234567890",
@@ -286,9 +299,10 @@ static void xml_kinds(void **state)
 		"<p:FatturaElettronica xmlns:p=\"http://ivaservizi.agenziaentrate.gov.it/docs/xsd/"
 		"fatture/v1.2\"><FatturaElettronicaHeader/></p:FatturaElettronica>";
 	assert_int_equal(pg_invoice_xml_kind(nobody, strlen(nobody), NULL, 0), PG_XML_OTHER);
-	const char *v11 = "<FatturaElettronica xmlns=\"http://www.fatturapa.gov.it/sdi/fatturapa/v1.1\">"
-			  "<FatturaElettronicaHeader xmlns=\"\"/><FatturaElettronicaBody xmlns=\"\"/>"
-			  "</FatturaElettronica>";
+	const char *v11 =
+		"<FatturaElettronica xmlns=\"http://www.fatturapa.gov.it/sdi/fatturapa/v1.1\">"
+		"<FatturaElettronicaHeader xmlns=\"\"/><FatturaElettronicaBody xmlns=\"\"/>"
+		"</FatturaElettronica>";
 	assert_int_equal(pg_invoice_xml_kind(v11, strlen(v11), NULL, 0), PG_XML_FATTURAPA);
 	/* well-formed, so "other"; HTML that is not XML is malformed */
 	const char *html = "<html><script>window.location='http://x.invalid/'</script></html>";
@@ -350,16 +364,17 @@ static void p7m_kinds(void **state)
 	unsigned char *der = NULL;
 	int derlen = i2d_CMS_ContentInfo(cms, &der);
 	assert_true(derlen > 0);
-	assert_int_equal(pg_invoice_p7m_kind(a, der, (size_t)derlen, NULL, NULL), PG_P7M_NOT_SIGNED);
+	assert_int_equal(pg_invoice_p7m_kind(a, der, (size_t)derlen, NULL, NULL),
+			 PG_P7M_NOT_SIGNED);
 	OPENSSL_free(der);
 	CMS_ContentInfo_free(cms);
 	BIO_free(in);
 	assert_int_equal(pg_invoice_p7m_kind(a, "PK\x03\x04junk", 8, NULL, NULL), PG_P7M_NOT_CMS);
 	assert_int_equal(pg_invoice_p7m_kind(a, "0\x80\x0d\xf0\xb1\xdc", 6, NULL, NULL),
 			 PG_P7M_NOT_CMS);
-	assert_int_equal(pg_invoice_p7m_kind(a, "MIIG59S1q8/awDoKROUyclKGJkQ/qb7mHpzbTal+", 40, NULL,
-					     NULL),
-			 PG_P7M_NOT_CMS);
+	assert_int_equal(
+		pg_invoice_p7m_kind(a, "MIIG59S1q8/awDoKROUyclKGJkQ/qb7mHpzbTal+", 40, NULL, NULL),
+		PG_P7M_NOT_CMS);
 	assert_int_equal(pg_invoice_p7m_kind(a, "", 0, NULL, NULL), PG_P7M_NOT_CMS);
 	/* a truncated signature */
 	assert_int_equal(pg_invoice_p7m_kind(a, p, n - 10, NULL, NULL), PG_P7M_NOT_CMS);
@@ -575,7 +590,8 @@ static void configuration(void **state)
 	assert_non_null(strstr(p->detail, "ragione sociale"));
 	harness_close(h);
 	/* weights come from the symbols group */
-	h = run_file("invoice/partner-reminder.eml", "symbols = { INVOICE_PAYMENT_PRESSURE = 0.25; };");
+	h = run_file("invoice/partner-reminder.eml",
+		     "symbols = { INVOICE_PAYMENT_PRESSURE = 0.25; };");
 	assert_true(harness_sym(h, "INVOICE_PAYMENT_PRESSURE")->weight == 0.25);
 	harness_close(h);
 	/* disabled */
@@ -597,7 +613,8 @@ static void configuration(void **state)
 				 PG_OK);
 		void *st = NULL;
 		err[0] = '\0';
-		assert_int_equal(pg_analyser_invoice.init(cfg, &st, err, sizeof(err)), PG_ERR_CONFIG);
+		assert_int_equal(pg_analyser_invoice.init(cfg, &st, err, sizeof(err)),
+				 PG_ERR_CONFIG);
 		assert_null(st);
 		assert_true(err[0] != '\0');
 		pg_config_unref(cfg);
@@ -608,7 +625,8 @@ static void configuration(void **state)
 static void quiet_and_hostile(void **state)
 {
 	(void)state;
-	const char *plain = "From: a@b.test\nSubject: pizza venerdi?\n\nCiao, ci vediamo alle 20.\n";
+	const char *plain =
+		"From: a@b.test\nSubject: pizza venerdi?\n\nCiao, ci vediamo alle 20.\n";
 	harness *h = harness_open_mem(plain, strlen(plain), NULL);
 	assert_int_equal(harness_run(h, &pg_analyser_invoice), PG_OK);
 	assert_int_equal(h->syms.n, 0);
@@ -638,7 +656,8 @@ static void fixture_envelope_lure(void **state)
 	(void)state;
 	const char *msgp = path_of("PG_SHARED_DIR", "../shared",
 				   "corpus/pec/fixtures/messages/env-uno-lure-fattura-zip-vbs.eml");
-	const char *idxp = path_of("PG_SHARED_DIR", "../shared", "corpus/pec/fixtures/pki/index.ldif");
+	const char *idxp =
+		path_of("PG_SHARED_DIR", "../shared", "corpus/pec/fixtures/pki/index.ldif");
 	size_t ml, il;
 	unsigned char *msg = slurp(msgp, &ml), *idx = slurp(idxp, &il);
 	if (msg == NULL || idx == NULL) {
@@ -650,11 +669,13 @@ static void fixture_envelope_lure(void **state)
 	harness *h = harness_open_mem((const char *)msg, ml, NULL);
 	pg_providers *p = NULL;
 	char err[256];
-	assert_int_equal(pg_providers_load((const char *)idx, il, "index.ldif", &p, err, sizeof(err)),
-			 PG_OK);
+	assert_int_equal(
+		pg_providers_load((const char *)idx, il, "index.ldif", &p, err, sizeof(err)),
+		PG_OK);
 	pg_classification cls;
-	assert_int_equal(pg_classify(h->arena, h->msg, p, PG_TIME_SIGNING, 0, (int64_t)time(NULL), &cls),
-			 PG_OK);
+	assert_int_equal(
+		pg_classify(h->arena, h->msg, p, PG_TIME_SIGNING, 0, (int64_t)time(NULL), &cls),
+		PG_OK);
 	assert_int_equal(cls.cls, PG_CLASS_PEC_ENVELOPE);
 	h->cls = cls;
 	h->ax.msg = cls.inner;
@@ -682,9 +703,11 @@ struct cstat {
 };
 
 static const char *const sym_names[] = {
-	"INVOICE_SDI_IMPERSONATION", "INVOICE_REFERENCED_NOT_ATTACHED", "INVOICE_MISNAMED",
-	"INVOICE_FAKE_FILE", "INVOICE_SUBJECT_INVIO_FILE", "INVOICE_CHANGE_ADDRESS",
-	"INVOICE_PAYMENT_PRESSURE", "INVOICE_LURE_ATTACHMENT", "INVOICE_SDI_UNCERTIFIED", NULL};
+	"INVOICE_SDI_IMPERSONATION",  "INVOICE_REFERENCED_NOT_ATTACHED",
+	"INVOICE_MISNAMED",           "INVOICE_FAKE_FILE",
+	"INVOICE_SUBJECT_INVIO_FILE", "INVOICE_CHANGE_ADDRESS",
+	"INVOICE_PAYMENT_PRESSURE",   "INVOICE_LURE_ATTACHMENT",
+	"INVOICE_SDI_UNCERTIFIED",    NULL};
 
 static double now_us(void)
 {
@@ -817,12 +840,13 @@ static void corpus_italian(void **state)
 	}
 	fclose(lf);
 	unsigned total = 0;
-	fprintf(stderr, "\n%-22s %5s %6s %6s %6s %6s\n", "class", "n", "hit", "hit%", "mean", "max");
+	fprintf(stderr, "\n%-22s %5s %6s %6s %6s %6s\n", "class", "n", "hit", "hit%", "mean",
+		"max");
 	for (size_t i = 0; i < ncs; i++) {
 		struct cstat *c = &cs[i];
 		total += c->n;
-		fprintf(stderr, "%-22s %5u %6u %5.1f%% %6.2f %6.2f   tagged(>=5) %u\n", c->name, c->n,
-			c->hit, 100.0 * c->hit / c->n, c->sum / c->n, c->max, c->tagged);
+		fprintf(stderr, "%-22s %5u %6u %5.1f%% %6.2f %6.2f   tagged(>=5) %u\n", c->name,
+			c->n, c->hit, 100.0 * c->hit / c->n, c->sum / c->n, c->max, c->tagged);
 		for (size_t j = 0; sym_names[j]; j++)
 			if (c->sym[j])
 				fprintf(stderr, "    %-34s %4u\n", sym_names[j], c->sym[j]);
@@ -830,11 +854,12 @@ static void corpus_italian(void **state)
 	fprintf(stderr, "test split only:\n");
 	for (size_t i = 0; i < ncs; i++)
 		if (ts[i].n)
-			fprintf(stderr, "%-22s %5u %6u %5.1f%% %6.2f %6.2f   tagged(>=5) %u\n", ts[i].name,
-				ts[i].n, ts[i].hit, 100.0 * ts[i].hit / ts[i].n, ts[i].sum / ts[i].n,
-				ts[i].max, ts[i].tagged);
+			fprintf(stderr, "%-22s %5u %6u %5.1f%% %6.2f %6.2f   tagged(>=5) %u\n",
+				ts[i].name, ts[i].n, ts[i].hit, 100.0 * ts[i].hit / ts[i].n,
+				ts[i].sum / ts[i].n, ts[i].max, ts[i].tagged);
 	fprintf(stderr,
-		"analyser: %.1f us/message on average; %.1f us on ham_other without findings (%u)\n",
+		"analyser: %.1f us/message on average; %.1f us on ham_other without findings "
+		"(%u)\n",
 		t_run / total, n_quiet ? t_quiet / n_quiet : 0.0, n_quiet);
 	for (size_t i = 0; i < ncs; i++) {
 		if (strncmp(cs[i].name, "lure_invoice", 12) == 0)
@@ -882,8 +907,8 @@ static void corpus_spam_real(void **state)
 		harness_close(h);
 	}
 	fclose(lf);
-	fprintf(stderr, "italian/spam-real: %u messages, %u with an INVOICE_* symbol, mean %.2f\n", n,
-		hit, n ? sum / n : 0.0);
+	fprintf(stderr, "italian/spam-real: %u messages, %u with an INVOICE_* symbol, mean %.2f\n",
+		n, hit, n ? sum / n : 0.0);
 }
 
 int main(void)

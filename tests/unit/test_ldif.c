@@ -193,7 +193,7 @@ static void test_crlf(void **state)
 				       " two\r\n"
 				       "y:: dGVzdA==\r\n"
 				       "\r\n"
-				       "dn: c=d\n"     /* LF and CRLF mixed */
+				       "dn: c=d\n" /* LF and CRLF mixed */
 				       "z: 3\r\n");
 	assert_int_equal(l->nentries, 2);
 	assert_value(&l->entries[0].attrs[0], "x", "onetwo", 4);

@@ -202,8 +202,8 @@ static pg_providers *load_str_ok(const char *s)
 /* ---- the shared test indexes --------------------------------------------- */
 
 static const char *const shared_names[] = {
-	"Gestore Test Uno", "Gestore Test Due", "Gestore Test Tre", "ARUBA PEC S.p.A.",
-	"Namirial S.p.A.",
+	"Gestore Test Uno", "Gestore Test Due", "Gestore Test Tre",
+	"ARUBA PEC S.p.A.", "Namirial S.p.A.",
 };
 
 /* Which provider the index must give for a certificate of fingerprints.tsv
@@ -350,9 +350,8 @@ static void test_good_minimal(void **state)
 		const pg_provider *pv = pg_providers_get(p, 0);
 		assert_string_equal(pv->name, "Gestore Prova A");
 		assert_string_equal(pv->unit, "Servizio PEC");
-		assert_string_equal(pv->description,
-				    "Gestore di prova n\xc2\xb0 1 \xe2\x80\x93 "
-				    "\xc3\xa0\xc3\xa8\xc3\xac\xc3\xb2\xc3\xb9");
+		assert_string_equal(pv->description, "Gestore di prova n\xc2\xb0 1 \xe2\x80\x93 "
+						     "\xc3\xa0\xc3\xa8\xc3\xac\xc3\xb2\xc3\xb9");
 		assert_string_equal(pv->ldif_url, "https://index.prova.test/index.ldif");
 		assert_string_equal(pv->mail_receipt, "posta-certificata@pec.prova-a.test");
 		assert_int_equal(pv->line, 11);
@@ -413,9 +412,10 @@ static void test_unordered(void **state)
 static void test_bad_files(void **state)
 {
 	(void)state;
-	load_data_fails("ldif/bad-cert-hash-mismatch.ldif",
-			"bad-cert-hash-mismatch.ldif:8: providerCertificate: certificate SHA-1 "
-			HASH_A " is not among the entry's providerCertificateHash values");
+	load_data_fails(
+		"ldif/bad-cert-hash-mismatch.ldif",
+		"bad-cert-hash-mismatch.ldif:8: providerCertificate: certificate SHA-1 " HASH_A
+		" is not among the entry's providerCertificateHash values");
 	load_data_fails("ldif/bad-hash-without-cert.ldif",
 			"bad-hash-without-cert.ldif:8: providerCertificateHash: " HASH_B
 			" matches none of the entry's providerCertificate values");
@@ -458,19 +458,21 @@ static void test_bad_files(void **state)
 
 #define ENTRY_HEAD "dn: providerName=P,o=postacert\nobjectClass: provider\n"
 #define ENTRY_REST                                                                                 \
-	"providerCertificateHash: " HASH_A "\nmailReceipt: r@pec.p.test\nmanagedDomains: pec.p.test\n"
+	"providerCertificateHash: " HASH_A                                                         \
+	"\nmailReceipt: r@pec.p.test\nmanagedDomains: pec.p.test\n"
 
 static void test_inline_rules(void **state)
 {
 	(void)state;
 	/* Entries that are not providers are ignored, whatever else they hold;
 	 * "provider" is matched without case. */
-	pg_providers *p = load_str_ok("dn: o=postacert\nobjectClass: top\nproviderName: no\n\n"
-				      "dn: providerName=P,o=postacert\nobjectClass: top\n"
-				      "objectClass:  PROVIDER \nproviderName:  P \n" ENTRY_REST
-				      "providerCertificateHash: " HASH_A "\n"
-				      "providerCertificateHash: f32af0538a67fd97c2bb93c5b373b3490eaad534\n"
-				      "description: first\ndescription: second\n");
+	pg_providers *p =
+		load_str_ok("dn: o=postacert\nobjectClass: top\nproviderName: no\n\n"
+			    "dn: providerName=P,o=postacert\nobjectClass: top\n"
+			    "objectClass:  PROVIDER \nproviderName:  P \n" ENTRY_REST
+			    "providerCertificateHash: " HASH_A "\n"
+			    "providerCertificateHash: f32af0538a67fd97c2bb93c5b373b3490eaad534\n"
+			    "description: first\ndescription: second\n");
 	assert_int_equal(pg_providers_count(p), 1);
 	const pg_provider *pv = pg_providers_get(p, 0);
 	assert_string_equal(pv->name, "P");
@@ -508,8 +510,8 @@ static void test_inline_rules(void **state)
 				  ":00\n",
 		       "t.ldif:7: providerCertificateHash: not a SHA-1 (40 hex digits, colons "
 		       "optional)");
-	load_str_fails(ENTRY_HEAD "providerName: P\n" ENTRY_REST
-				  "providerCertificateHash:: " "RjMyQUYwNTM4QTY3RkQ5N0MyQkI5M0M1QjM3M0IzNDkwRUFBRDUzAA==\n",
+	load_str_fails(ENTRY_HEAD "providerName: P\n" ENTRY_REST "providerCertificateHash:: "
+				  "RjMyQUYwNTM4QTY3RkQ5N0MyQkI5M0M1QjM3M0IzNDkwRUFBRDUzAA==\n",
 		       "t.ldif:7: providerCertificateHash: not a SHA-1 (40 hex digits, colons "
 		       "optional)");
 	/* The name in messages cannot carry control characters into logs. */
@@ -548,15 +550,18 @@ static void test_inline_certs(void **state)
 	free(pem_a);
 
 	char buf[8192];
-	snprintf(buf, sizeof(buf), ENTRY_HEAD "providerName: P\n" ENTRY_REST
-		 "providerCertificate;lang-it:: %s\n", b64);
+	snprintf(buf, sizeof(buf),
+		 ENTRY_HEAD "providerName: P\n" ENTRY_REST "providerCertificate;lang-it:: %s\n",
+		 b64);
 	load_str_fails(buf, "t.ldif:7: providerCertificate;lang-it: unsupported attribute option "
 			    "(only ;binary)");
 	/* Without ;binary, and with ;BINARY, both fine. */
-	snprintf(buf, sizeof(buf), ENTRY_HEAD "providerName: P\n" ENTRY_REST
-		 "providerCertificate:: %s\n\n"
+	snprintf(buf, sizeof(buf),
+		 ENTRY_HEAD
+		 "providerName: P\n" ENTRY_REST "providerCertificate:: %s\n\n"
 		 "dn: providerName=Q,o=postacert\nobjectClass: provider\nproviderName: Q\n"
-		 "providerCertificateHash: " HASH_B "\nmailReceipt: r@q\nmanagedDomains: q\n", b64);
+		 "providerCertificateHash: " HASH_B "\nmailReceipt: r@q\nmanagedDomains: q\n",
+		 b64);
 	pg_providers *p = load_str_ok(buf);
 	assert_int_equal(pg_providers_get(p, 0)->ncerts, 1);
 	assert_int_equal(pg_providers_get(p, 1)->ncerts, 0);
@@ -564,8 +569,10 @@ static void test_inline_certs(void **state)
 	pg_providers_unref(p);
 
 	/* The same certificate listed twice in one entry, one hash. */
-	snprintf(buf, sizeof(buf), ENTRY_HEAD "providerName: P\n" ENTRY_REST
-		 "providerCertificate;BINARY:: %s\nproviderCertificate:: %s\n", b64, b64);
+	snprintf(buf, sizeof(buf),
+		 ENTRY_HEAD "providerName: P\n" ENTRY_REST
+			    "providerCertificate;BINARY:: %s\nproviderCertificate:: %s\n",
+		 b64, b64);
 	p = load_str_ok(buf);
 	assert_int_equal(pg_providers_get(p, 0)->ncerts, 2);
 	pg_providers_unref(p);
@@ -582,15 +589,15 @@ static void test_inline_certs(void **state)
 	der[dl + 1] = 0;
 	char padded[2100];
 	EVP_EncodeBlock((unsigned char *)padded, der, dl + 2);
-	snprintf(buf, sizeof(buf), ENTRY_HEAD "providerName: P\n" ENTRY_REST
-		 "providerCertificate:: %s\n", padded);
+	snprintf(buf, sizeof(buf),
+		 ENTRY_HEAD "providerName: P\n" ENTRY_REST "providerCertificate:: %s\n", padded);
 	load_str_fails(buf, "t.ldif:7: providerCertificate: 2 bytes after the DER certificate");
 
 	/* Empty, and truncated. */
 	load_str_fails(ENTRY_HEAD "providerName: P\n" ENTRY_REST "providerCertificate::\n",
 		       "t.ldif:7: providerCertificate: empty value");
-	snprintf(buf, sizeof(buf), ENTRY_HEAD "providerName: P\n" ENTRY_REST
-		 "providerCertificate:: %.400s\n", b64);
+	snprintf(buf, sizeof(buf),
+		 ENTRY_HEAD "providerName: P\n" ENTRY_REST "providerCertificate:: %.400s\n", b64);
 	load_str_fails(buf, "t.ldif:7: providerCertificate: not a DER X.509 certificate");
 }
 
@@ -621,7 +628,7 @@ static void test_empty(void **state)
 }
 
 #define REF_THREADS 4
-#define REF_ROUNDS 20000
+#define REF_ROUNDS  20000
 
 static void *ref_worker(void *arg)
 {
@@ -664,7 +671,8 @@ static void test_args(void **state)
 	assert_int_equal(pg_providers_load(NULL, 5, "x", &p, err, sizeof(err)), PG_ERR_INVALID);
 	assert_null(p);
 	assert_int_equal(pg_providers_load("", 0, NULL, &p, err, sizeof(err)), PG_ERR_INDEX);
-	assert_string_equal(err, "index:1: objectClass: no provider entries (objectClass: provider)");
+	assert_string_equal(err,
+			    "index:1: objectClass: no provider entries (objectClass: provider)");
 	/* No err buffer: the status is all. */
 	assert_int_equal(pg_providers_load("", 0, NULL, &p, NULL, 0), PG_ERR_INDEX);
 	assert_null(p);

@@ -43,21 +43,22 @@ static void span_eq(const char *m, size_t a, size_t b, const char *want)
 static void signed_spans_are_exact(void **state)
 {
 	(void)state;
-	const char *m = "Content-Type: multipart/signed; protocol=\"application/pkcs7-signature\";\r\n"
-			" boundary=\"BB\"\r\n"
-			"\r\n"
-			"preamble\r\n"
-			"--BB\r\n"
-			"Content-Type: text/plain\r\n"
-			"\r\n"
-			"signed text\r\n"
-			"\r\n"
-			"--BB  \r\n"
-			"Content-Type: application/pkcs7-signature\r\n"
-			"\r\n"
-			"SIG\r\n"
-			"--BB--\r\n"
-			"epilogue\r\n";
+	const char *m =
+		"Content-Type: multipart/signed; protocol=\"application/pkcs7-signature\";\r\n"
+		" boundary=\"BB\"\r\n"
+		"\r\n"
+		"preamble\r\n"
+		"--BB\r\n"
+		"Content-Type: text/plain\r\n"
+		"\r\n"
+		"signed text\r\n"
+		"\r\n"
+		"--BB  \r\n"
+		"Content-Type: application/pkcs7-signature\r\n"
+		"\r\n"
+		"SIG\r\n"
+		"--BB--\r\n"
+		"epilogue\r\n";
 	pg_arena *a = pg_arena_new();
 	unsigned n;
 	pg_rawent *r = scan(a, m, PG_OK, &n);
@@ -145,7 +146,8 @@ static void caps_are_typed(void **state)
 	size_t o = 0;
 	for (int i = 0; i < 7; i++)
 		o += (size_t)snprintf(m + o, sizeof(m) - o,
-				      "Content-Type: multipart/mixed; boundary=b%d\n\n--b%d\n", i, i);
+				      "Content-Type: multipart/mixed; boundary=b%d\n\n--b%d\n", i,
+				      i);
 	snprintf(m + o, sizeof(m) - o, "\nx\n");
 	scan(a, m, PG_ERR_TOO_DEEP, NULL);
 	/* 25 parts > 20 */
@@ -202,10 +204,8 @@ static void odd_input_is_accepted(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(signed_spans_are_exact),
-		cmocka_unit_test(lf_and_nested_message),
-		cmocka_unit_test(content_type_parsing),
-		cmocka_unit_test(caps_are_typed),
+		cmocka_unit_test(signed_spans_are_exact), cmocka_unit_test(lf_and_nested_message),
+		cmocka_unit_test(content_type_parsing),   cmocka_unit_test(caps_are_typed),
 		cmocka_unit_test(odd_input_is_accepted),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);

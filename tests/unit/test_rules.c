@@ -87,8 +87,8 @@ static void data_cases(void **state)
 		line[strcspn(line, "\r\n")] = '\0';
 		if (line[0] == '#' || line[0] == '\0')
 			continue;
-		char *file = strtok(line, "\t"), *want = strtok(NULL, "\t"), *deny = strtok(NULL, "\t"),
-		     *max = strtok(NULL, "\t");
+		char *file = strtok(line, "\t"), *want = strtok(NULL, "\t"),
+		     *deny = strtok(NULL, "\t"), *max = strtok(NULL, "\t");
 		assert_non_null(max);
 		char rel[512];
 		snprintf(rel, sizeof(rel), "rules/%s", file);
@@ -112,7 +112,8 @@ static void data_cases(void **state)
 				bad = true;
 			}
 		if (strcmp(max, "-") != 0 && pg_symset_score(&h->syms) > atof(max) + 1e-9) {
-			fprintf(stderr, "%s: score %.2f over %s\n", file, pg_symset_score(&h->syms), max);
+			fprintf(stderr, "%s: score %.2f over %s\n", file, pg_symset_score(&h->syms),
+				max);
 			bad = true;
 		}
 		if (bad) {
@@ -148,11 +149,15 @@ static void details(void **state)
 static void folding(void **state)
 {
 	(void)state;
-	const char *m = "From: a@b.test\nSubject: avviso\n"
-			"Content-Type: text/plain; charset=utf-8\n\n"
-			"\xef\xbc\xa3\xef\xbd\x8c\xef\xbd\x89\xef\xbd\x83\xef\xbd\x83\xef\xbd\x81" /* Clicca, fullwidth */
-			" QUI e VERIFICA L\xe2\x80\x99" "ACCOUNT SUBITO.\n"
-			"IL TUO ACCOUNT \xc3\x88 STATO SOSPESO.\n";
+	const char *m =
+		"From: a@b.test\nSubject: avviso\n"
+		"Content-Type: text/plain; charset=utf-8\n\n"
+		"\xef\xbc\xa3\xef\xbd\x8c\xef\xbd\x89\xef\xbd\x83\xef\xbd\x83\xef\xbd\x81" /* Clicca,
+											      fullwidth
+											    */
+		" QUI e VERIFICA L\xe2\x80\x99"
+		"ACCOUNT SUBITO.\n"
+		"IL TUO ACCOUNT \xc3\x88 STATO SOSPESO.\n";
 	harness *h = harness_open_mem(m, strlen(m), NULL);
 	assert_int_equal(pg_analyser_rules.run(&h->ax, fx.rules), PG_OK);
 	assert_non_null(harness_sym(h, "PHISH_IT_CLICK_HERE"));
@@ -191,40 +196,51 @@ static void config_errors(void **state)
 	expect_refused("rules = (); local_rules = ({ name = \"BAD_PAT\"; type = \"body\"; "
 		       "pattern = \"(unclosed\"; weight = 1.0; });",
 		       "rule 'BAD_PAT': invalid pattern");
-	expect_refused("rules = ({ name = \"DUP\"; type = \"body\"; pattern = \"a\"; weight = 1.0; });"
-		       "local_rules = ({ name = \"DUP\"; type = \"raw\"; pattern = \"b\"; weight = 1.0; });",
-		       "rule 'DUP' is defined twice");
-	expect_refused("rules = (); local_rules = ({ name = \"T\"; type = \"bodyy\"; pattern = \"a\"; "
-		       "weight = 1.0; });",
-		       "rule 'T': unknown type 'bodyy'");
-	expect_refused("rules = (); local_rules = ({ name = \"NOW\"; type = \"body\"; pattern = \"a\"; });",
+	expect_refused(
+		"rules = ({ name = \"DUP\"; type = \"body\"; pattern = \"a\"; weight = 1.0; });"
+		"local_rules = ({ name = \"DUP\"; type = \"raw\"; pattern = \"b\"; weight = 1.0; "
+		"});",
+		"rule 'DUP' is defined twice");
+	expect_refused(
+		"rules = (); local_rules = ({ name = \"T\"; type = \"bodyy\"; pattern = \"a\"; "
+		"weight = 1.0; });",
+		"rule 'T': unknown type 'bodyy'");
+	expect_refused("rules = (); local_rules = ({ name = \"NOW\"; type = \"body\"; pattern = "
+		       "\"a\"; });",
 		       "rule 'NOW': missing weight");
-	expect_refused("rules = (); local_rules = ({ name = \"NOH\"; type = \"header\"; pattern = \"a\"; "
-		       "weight = 1.0; });",
-		       "rule 'NOH': a header rule needs header");
-	expect_refused("rules = (); local_rules = ({ name = \"TYPO\"; type = \"body\"; patern = \"a\"; "
-		       "weight = 1.0; });",
-		       "rule 'TYPO': unknown field 'patern'");
-	expect_refused("rules = (); local_rules = ({ name = \"bad-name\"; type = \"body\"; pattern = \"a\"; "
+	expect_refused(
+		"rules = (); local_rules = ({ name = \"NOH\"; type = \"header\"; pattern = \"a\"; "
+		"weight = 1.0; });",
+		"rule 'NOH': a header rule needs header");
+	expect_refused(
+		"rules = (); local_rules = ({ name = \"TYPO\"; type = \"body\"; patern = \"a\"; "
+		"weight = 1.0; });",
+		"rule 'TYPO': unknown field 'patern'");
+	expect_refused("rules = (); local_rules = ({ name = \"bad-name\"; type = \"body\"; pattern "
+		       "= \"a\"; "
 		       "weight = 1.0; });",
 		       "rule 'bad-name'");
-	expect_refused("rules = (); local_rules = ({ type = \"body\"; pattern = \"a\"; weight = 1.0; });",
-		       "local_rules[0]: the rule has no name");
-	expect_refused("rules = (); local_rules = ({ name = \"M\"; type = \"meta\"; "
-		       "expression = \"A && NOPE\"; weight = 1.0; }, { name = \"A\"; type = \"body\"; "
-		       "pattern = \"a\"; weight = 1.0; });",
-		       "rule 'M': expression names 'NOPE'");
+	expect_refused(
+		"rules = (); local_rules = ({ type = \"body\"; pattern = \"a\"; weight = 1.0; });",
+		"local_rules[0]: the rule has no name");
+	expect_refused(
+		"rules = (); local_rules = ({ name = \"M\"; type = \"meta\"; "
+		"expression = \"A && NOPE\"; weight = 1.0; }, { name = \"A\"; type = \"body\"; "
+		"pattern = \"a\"; weight = 1.0; });",
+		"rule 'M': expression names 'NOPE'");
 	expect_refused("rules = (); local_rules = ({ name = \"M\"; type = \"meta\"; "
 		       "expression = \"A && (\"; weight = 1.0; }, { name = \"A\"; type = \"body\"; "
 		       "pattern = \"a\"; weight = 1.0; });",
 		       "rule 'M': expression:");
-	expect_refused("rules = (); local_rules = ({ name = \"M1\"; type = \"meta\"; expression = \"M2\"; "
-		       "weight = 1.0; }, { name = \"M2\"; type = \"meta\"; expression = \"!M1\"; "
-		       "weight = 1.0; });",
-		       "meta rules form a cycle");
-	expect_refused("rules = (); local_rules = ({ name = \"P\"; type = \"meta\"; pattern = \"a\"; "
-		       "weight = 1.0; });",
-		       "rule 'P': a meta rule has an expression and no pattern");
+	expect_refused(
+		"rules = (); local_rules = ({ name = \"M1\"; type = \"meta\"; expression = \"M2\"; "
+		"weight = 1.0; }, { name = \"M2\"; type = \"meta\"; expression = \"!M1\"; "
+		"weight = 1.0; });",
+		"meta rules form a cycle");
+	expect_refused(
+		"rules = (); local_rules = ({ name = \"P\"; type = \"meta\"; pattern = \"a\"; "
+		"weight = 1.0; });",
+		"rule 'P': a meta rule has an expression and no pattern");
 }
 
 /* ---- the PCRE2 fallback --------------------------------------------------- */
@@ -232,9 +248,11 @@ static void config_errors(void **state)
 static const char *fallback_conf =
 	"rules = ();\n"
 	"local_rules = (\n"
-	"  { name = \"REPEATED_WORD\"; type = \"body\"; pattern = \"\\\\b(\\\\w+)\\\\s+\\\\1\\\\b\"; "
+	"  { name = \"REPEATED_WORD\"; type = \"body\"; pattern = "
+	"\"\\\\b(\\\\w+)\\\\s+\\\\1\\\\b\"; "
 	"weight = 1.0; },\n"
-	"  { name = \"NOT_WWW\"; type = \"url\"; pattern = \"^https?://(?!www\\\\.)[a-z]+\\\\.example/\"; "
+	"  { name = \"NOT_WWW\"; type = \"url\"; pattern = "
+	"\"^https?://(?!www\\\\.)[a-z]+\\\\.example/\"; "
 	"weight = 0.5; },\n"
 	"  { name = \"PLAIN\"; type = \"body\"; pattern = \"hello\"; weight = 0.1; }\n"
 	");\n";
@@ -244,8 +262,8 @@ static void pcre_fallback(void **state)
 	(void)state;
 	pg_config *cfg;
 	char err[512];
-	assert_int_equal(pg_config_load_text(fallback_conf, "test", NULL, 0, &cfg, err, sizeof(err)),
-			 PG_OK);
+	assert_int_equal(
+		pg_config_load_text(fallback_conf, "test", NULL, 0, &cfg, err, sizeof(err)), PG_OK);
 	void *st;
 	assert_int_equal(pg_analyser_rules.init(cfg, &st, err, sizeof(err)), PG_OK);
 	assert_int_equal(pg_rules_count(st), 3);
@@ -284,11 +302,14 @@ static const char *options_conf =
 	"negate = true; weight = 0.5; },\n"
 	"  { name = \"SUBJ_CASE\"; type = \"header\"; header = \"Subject\"; pattern = \"hello\"; "
 	"weight = 0.5; },\n"
-	"  { name = \"SUBJ_NOCASE\"; type = \"header\"; header = \"subject\"; pattern = \"^hello\"; "
+	"  { name = \"SUBJ_NOCASE\"; type = \"header\"; header = \"subject\"; pattern = "
+	"\"^hello\"; "
 	"nocase = true; weight = 0.5; },\n"
-	"  { name = \"ALL_HDR\"; type = \"header\"; header = \"ALL\"; pattern = \"^X-Custom: yes, folded$\"; "
+	"  { name = \"ALL_HDR\"; type = \"header\"; header = \"ALL\"; pattern = \"^X-Custom: yes, "
+	"folded$\"; "
 	"weight = 0.5; },\n"
-	"  { name = \"CT_HTML\"; type = \"header\"; header = \"Content-Type\"; pattern = \"^text/html\"; "
+	"  { name = \"CT_HTML\"; type = \"header\"; header = \"Content-Type\"; pattern = "
+	"\"^text/html\"; "
 	"weight = 0.5; },\n"
 	"  { name = \"__PART\"; type = \"body\"; pattern = \"secret\"; weight = 3.0; },\n"
 	"  { name = \"META_COUNT\"; type = \"meta\"; weight = 1.0;\n"
@@ -336,7 +357,7 @@ static void options(void **state)
 	const pg_symbol *o = harness_sym(h, "OVERRIDDEN");
 	assert_non_null(o);
 	assert_true(o->weight > 0.2499 && o->weight < 0.2501); /* the symbols group wins */
-	assert_non_null(strstr(o->detail, "SECRET")); /* ASCII text is matched unfolded */
+	assert_non_null(strstr(o->detail, "SECRET"));          /* ASCII text is matched unfolded */
 	harness_close(h);
 
 	/* with an X-Mailer the negated rule is quiet */
@@ -356,7 +377,8 @@ static void hostile_input(void **state)
 	(void)state;
 	size_t cap = 600000;
 	char *m = malloc(cap);
-	size_t o = (size_t)snprintf(m, cap, "From: \xff\xfe <a@b.test>\nSubject: \xc3\x28 caps\nX-Long: ");
+	size_t o = (size_t)snprintf(m, cap,
+				    "From: \xff\xfe <a@b.test>\nSubject: \xc3\x28 caps\nX-Long: ");
 	for (int i = 0; i < 60000; i++)
 		m[o++] = (char)('a' + i % 26);
 	o += (size_t)snprintf(m + o, cap - o,
@@ -369,7 +391,8 @@ static void hostile_input(void **state)
 	assert_non_null(harness_sym(h, "SPAM_PHARMA"));
 	for (size_t i = 0; i < h->syms.n; i++)
 		if (h->syms.v[i].detail)
-			assert_true(pg_utf8_valid(h->syms.v[i].detail, strlen(h->syms.v[i].detail)));
+			assert_true(
+				pg_utf8_valid(h->syms.v[i].detail, strlen(h->syms.v[i].detail)));
 	harness_close(h);
 	free(m);
 }
@@ -440,8 +463,13 @@ static pg_status scan_one(const char *data, size_t len, pg_providers *idx, bool 
 		return s;
 	}
 	pg_symset syms = {.arena = a};
-	pg_actx ax = {.arena = a, .msg = cls.inner ? cls.inner : msg, .top = msg, .cls = &cls,
-		      .cfg = fx.cfg, .now = now, .syms = &syms};
+	pg_actx ax = {.arena = a,
+		      .msg = cls.inner ? cls.inner : msg,
+		      .top = msg,
+		      .cls = &cls,
+		      .cfg = fx.cfg,
+		      .now = now,
+		      .syms = &syms};
 	if (fired != NULL)
 		s = pg_rules_eval(&ax, fx.rules, fired);
 	if (s == PG_OK && score != NULL) {
@@ -487,8 +515,9 @@ static void threads(void **state)
 		msgs[i].data = slurp(data_path(thread_files[i]), &msgs[i].len);
 		assert_non_null(msgs[i].data);
 		msgs[i].expect = calloc(n, sizeof(bool));
-		assert_int_equal(scan_one(msgs[i].data, msgs[i].len, idx, msgs[i].expect, NULL, NULL, NULL),
-				 PG_OK);
+		assert_int_equal(
+			scan_one(msgs[i].data, msgs[i].len, idx, msgs[i].expect, NULL, NULL, NULL),
+			PG_OK);
 	}
 	enum { NT = 8 };
 	pthread_t t[NT];
@@ -568,7 +597,8 @@ static void corpus(void **state)
 			clock_gettime(CLOCK_THREAD_CPUTIME_ID, &t0);
 			pg_status s = scan_one(p, len, idx, NULL, &score, &syms, &a);
 			clock_gettime(CLOCK_THREAD_CPUTIME_ID, &t1);
-			cpu += (double)(t1.tv_sec - t0.tv_sec) + (double)(t1.tv_nsec - t0.tv_nsec) / 1e9;
+			cpu += (double)(t1.tv_sec - t0.tv_sec) +
+			       (double)(t1.tv_nsec - t0.tv_nsec) / 1e9;
 			msgs++;
 			free(d);
 			if (s != PG_OK)
@@ -580,7 +610,8 @@ static void corpus(void **state)
 				if (sets[si].ham) {
 					printf("  ham offender %.1f %s:", score, line);
 					for (size_t i = 0; i < syms.n; i++)
-						printf(" %s(%.1f)", syms.v[i].name, syms.v[i].weight);
+						printf(" %s(%.1f)", syms.v[i].name,
+						       syms.v[i].weight);
 					printf("\n");
 				}
 			}
@@ -607,11 +638,11 @@ static void corpus(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(data_cases),  cmocka_unit_test(details),
-		cmocka_unit_test(folding),
-		cmocka_unit_test(config_errors), cmocka_unit_test(pcre_fallback),
-		cmocka_unit_test(options),     cmocka_unit_test(hostile_input),
-		cmocka_unit_test(threads),     cmocka_unit_test(corpus),
+		cmocka_unit_test(data_cases),    cmocka_unit_test(details),
+		cmocka_unit_test(folding),       cmocka_unit_test(config_errors),
+		cmocka_unit_test(pcre_fallback), cmocka_unit_test(options),
+		cmocka_unit_test(hostile_input), cmocka_unit_test(threads),
+		cmocka_unit_test(corpus),
 	};
 	return cmocka_run_group_tests(tests, setup, teardown);
 }

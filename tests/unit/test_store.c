@@ -46,8 +46,8 @@ static void rm_rf(const char *path)
 }
 
 typedef struct fixture {
-	char root[64];     /* made by the test, removed at the end */
-	char state[128];   /* state_dir: root/state/db (not made: the store makes it) */
+	char root[64];   /* made by the test, removed at the end */
+	char state[128]; /* state_dir: root/state/db (not made: the store makes it) */
 } fixture;
 
 static int setup(void **state)

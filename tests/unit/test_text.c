@@ -68,9 +68,10 @@ static void stray_quote_hides_nothing(void **state)
 	(void)state;
 	/* A stray quote after a value (browsers ignore it) must not swallow
 	 * the rest of the document; nor may an unclosed value. */
-	const char *m = "Content-Type: text/html\n\n"
-			"<table cellpadding=0 width=\"100%\"\"><tr><td><a href=\"http://1.2.3.4/\">"
-			"http://www.ebay.com/x</a> hello</td></tr></table><p title=\"open>after</p>";
+	const char *m =
+		"Content-Type: text/html\n\n"
+		"<table cellpadding=0 width=\"100%\"\"><tr><td><a href=\"http://1.2.3.4/\">"
+		"http://www.ebay.com/x</a> hello</td></tr></table><p title=\"open>after</p>";
 	harness *h = harness_open_mem(m, strlen(m), NULL);
 	const pg_text *t = pg_msg_text(h->msg);
 	assert_non_null(t);
@@ -89,7 +90,8 @@ static void folding(void **state)
 	size_t n;
 	assert_string_equal(pg_text_fold(a, "FATTURA Fattura", 15, &n), "fattura fattura");
 	/* fullwidth letters fold to ASCII under NFKC */
-	const char *fw = "\xef\xbd\x86\xef\xbd\x81\xef\xbd\x94\xef\xbd\x94\xef\xbd\x95\xef\xbd\x92\xef\xbd\x81";
+	const char *fw = "\xef\xbd\x86\xef\xbd\x81\xef\xbd\x94\xef\xbd\x94\xef\xbd\x95\xef\xbd\x92"
+			 "\xef\xbd\x81";
 	assert_string_equal(pg_text_fold(a, fw, strlen(fw), &n), "fattura");
 	assert_string_equal(pg_text_fold(a, "PERCH\xc3\x89 ok", 10, &n), "perch\xc3\xa9 ok");
 	/* invalid UTF-8 is kept, never dropped */

@@ -116,13 +116,13 @@ static void parser_ip(void **state)
 	assert_true(pg_url_ip_public(&u));
 
 	static const char *const forms[] = {
-		"http://3232235777/",         /* dword */
-		"http://0xC0A80101/",         /* hex dword */
-		"http://0xC0.0xA8.1.1/",      /* hex parts */
-		"http://0300.0250.01.01/",    /* octal */
-		"http://192.168.257/",        /* three parts */
-		"http://192.11010305/",       /* two parts */
-		"http://%31%39%32.168.1.1/",  /* percent-encoded */
+		"http://3232235777/",        /* dword */
+		"http://0xC0A80101/",        /* hex dword */
+		"http://0xC0.0xA8.1.1/",     /* hex parts */
+		"http://0300.0250.01.01/",   /* octal */
+		"http://192.168.257/",       /* three parts */
+		"http://192.11010305/",      /* two parts */
+		"http://%31%39%32.168.1.1/", /* percent-encoded */
 	};
 	for (size_t i = 0; i < sizeof(forms) / sizeof(forms[0]); i++) {
 		u = parse_ok(a, forms[i], false);
@@ -243,18 +243,20 @@ static bool found_cb(void *ctx, const char *s, size_t n, pg_url_kind kind)
 static void scan_text(void **state)
 {
 	(void)state;
-	const char *t = "Visita https://a.it/x, oppure www.b.it. Scrivi a c@d.it o vai su "
-			"agenziaentrate-gov.it/login (http://e.it/(f)). \xc2\xabhttp://g.it/h\xc2\xbb "
-			"\xe2\x86\x92https://h.it/i\xe2\x80\xa6 xhttp://no.it/ file.txt/ v1.2/x "
-			"user@mail.example.com/x HTTPS://CAPS.IT/Z";
+	const char *t =
+		"Visita https://a.it/x, oppure www.b.it. Scrivi a c@d.it o vai su "
+		"agenziaentrate-gov.it/login (http://e.it/(f)). \xc2\xabhttp://g.it/h\xc2\xbb "
+		"\xe2\x86\x92https://h.it/i\xe2\x80\xa6 xhttp://no.it/ file.txt/ v1.2/x "
+		"user@mail.example.com/x HTTPS://CAPS.IT/Z";
 	struct found f = {0};
 	pg_url_scan_text(t, strlen(t), found_cb, &f);
-	static const char *const want[] = {"https://a.it/x", "www.b.it", "agenziaentrate-gov.it/login",
-					   "http://e.it/(f)", "http://g.it/h", "https://h.it/i",
-					   "no.it/", "file.txt/", "HTTPS://CAPS.IT/Z"};
-	static const int kinds[] = {PG_URLK_SCHEME, PG_URLK_WWW, PG_URLK_BARE, PG_URLK_SCHEME,
-				    PG_URLK_SCHEME, PG_URLK_SCHEME, PG_URLK_BARE, PG_URLK_BARE,
-				    PG_URLK_SCHEME};
+	static const char *const want[] = {
+		"https://a.it/x",  "www.b.it",      "agenziaentrate-gov.it/login",
+		"http://e.it/(f)", "http://g.it/h", "https://h.it/i",
+		"no.it/",          "file.txt/",     "HTTPS://CAPS.IT/Z"};
+	static const int kinds[] = {PG_URLK_SCHEME, PG_URLK_WWW,    PG_URLK_BARE,
+				    PG_URLK_SCHEME, PG_URLK_SCHEME, PG_URLK_SCHEME,
+				    PG_URLK_BARE,   PG_URLK_BARE,   PG_URLK_SCHEME};
 	assert_int_equal(f.n, 9);
 	for (int i = 0; i < 9; i++) {
 		assert_string_equal(f.v[i], want[i]);
@@ -283,9 +285,23 @@ static void scan_hostile(void **state)
 {
 	(void)state;
 	static const char *const units[] = {
-		"www.1/", "a.b/", "x@y.it/", "(", ")", "]", "\x80", "\xc3\xa9", "/", "www.",
-		"http://", ":/", "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa.",
-		"/URI (", "/URI <", "/URI (\\", "www.x.it/(",
+		"www.1/",
+		"a.b/",
+		"x@y.it/",
+		"(",
+		")",
+		"]",
+		"\x80",
+		"\xc3\xa9",
+		"/",
+		"www.",
+		"http://",
+		":/",
+		"aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa.",
+		"/URI (",
+		"/URI <",
+		"/URI (\\",
+		"www.x.it/(",
 	};
 	char pbuf[2048];
 	size_t n = 4u << 20;
@@ -352,7 +368,8 @@ static void registrable(void **state)
 	(void)state;
 	pg_config *cfg;
 	pg_url_ctx *c = ctx_default(&cfg);
-	assert_string_equal(pg_url_registrable(c, "www.agenziaentrate.gov.it"), "agenziaentrate.gov.it");
+	assert_string_equal(pg_url_registrable(c, "www.agenziaentrate.gov.it"),
+			    "agenziaentrate.gov.it");
 	assert_string_equal(pg_url_registrable(c, "a.b.co.uk"), "b.co.uk");
 	assert_string_equal(pg_url_registrable(c, "pec.aruba.it"), "aruba.it");
 	assert_string_equal(pg_url_registrable(c, "x.y.comune.fi.it"), "comune.fi.it");
@@ -378,9 +395,17 @@ static void lookalikes(void **state)
 	pg_arena *a = pg_arena_new();
 	const char *t = NULL;
 	static const char *const good[] = {
-		"agenziaentrate.gov.it", "www.agenziaentrate.gov.it", "ivaservizi.agenziaentrate.gov.it",
-		"pec.fatturapa.it", "sdi01.pec.fatturapa.it", "odcec.legalmail.it", "www.poste.it",
-		"arubapec.it", "paypalobjects.com", "inps.gov.it", "www.comune.roma.gov.it",
+		"agenziaentrate.gov.it",
+		"www.agenziaentrate.gov.it",
+		"ivaservizi.agenziaentrate.gov.it",
+		"pec.fatturapa.it",
+		"sdi01.pec.fatturapa.it",
+		"odcec.legalmail.it",
+		"www.poste.it",
+		"arubapec.it",
+		"paypalobjects.com",
+		"inps.gov.it",
+		"www.comune.roma.gov.it",
 	};
 	for (size_t i = 0; i < sizeof(good) / sizeof(good[0]); i++) {
 		pg_url_look l = look(c, a, good[i], &t);
@@ -390,9 +415,12 @@ static void lookalikes(void **state)
 	}
 	assert_int_equal(look(c, a, "www.agenziaentrate.gov.it", &t), PG_LOOK_PROTECTED);
 	static const char *const neutral[] = {
-		"example.com", "github.com", "google.it", "comune.fi.it", "register.com",
-		"posta.it", "amazon.de", "www.mancinigroupsrl.it", "fattureincloud.it",
-		"agenziadogane.gov.it", "repubblica.it", "citt\xc3\xa0.it",
+		"example.com",       "github.com",
+		"google.it",         "comune.fi.it",
+		"register.com",      "posta.it",
+		"amazon.de",         "www.mancinigroupsrl.it",
+		"fattureincloud.it", "agenziadogane.gov.it",
+		"repubblica.it",     "citt\xc3\xa0.it",
 	};
 	for (size_t i = 0; i < sizeof(neutral) / sizeof(neutral[0]); i++) {
 		pg_url_look l = look(c, a, neutral[i], &t);
@@ -403,13 +431,19 @@ static void lookalikes(void **state)
 	static const char *const lookalike[] = {
 		"agenziaentrate.gov.it.xyz.com",
 		"agenziaentrate-gov.it",
-		"\xd0\xb0genziaentrate.gov.it",          /* Cyrillic а */
-		"agenziaentrete.gov.it",                 /* typo */
-		"posteitalian\xd0\xb5.it",               /* Cyrillic е */
-		"agenzaientrate.it",                     /* transposition */
-		"paypa1.com", "narnirial.com", "xn--ftturapa-16g.com", "www.p0ste.it",
-		"poste.it-verifica.example.net", "agenzia-entrate.it", "www.intesasanpaol0.com",
-		"agenziaentrateriscossione.gov.it.example.org", "agenzientrateriscosione.it",
+		"\xd0\xb0genziaentrate.gov.it", /* Cyrillic а */
+		"agenziaentrete.gov.it",        /* typo */
+		"posteitalian\xd0\xb5.it",      /* Cyrillic е */
+		"agenzaientrate.it",            /* transposition */
+		"paypa1.com",
+		"narnirial.com",
+		"xn--ftturapa-16g.com",
+		"www.p0ste.it",
+		"poste.it-verifica.example.net",
+		"agenzia-entrate.it",
+		"www.intesasanpaol0.com",
+		"agenziaentrateriscossione.gov.it.example.org",
+		"agenzientrateriscosione.it",
 		"unicredito.example",
 	};
 	for (size_t i = 0; i < sizeof(lookalike) / sizeof(lookalike[0]); i++) {
@@ -422,9 +456,14 @@ static void lookalikes(void **state)
 	assert_int_equal(look(c, a, "agenziaentrete.gov.it", &t), PG_LOOK_LOOKALIKE);
 	assert_string_equal(t, "agenziaentrate.gov.it");
 	static const char *const brand[] = {
-		"fatturapa-sdi.com", "secure.agenzia-entrate-avvisi.com", "poste-gov-it.com",
-		"agenziaentrate.com", "aruba.login.example.net", "my.postepay-notifiche.com",
-		"secure.bancoposta-rimborsi.info", "legalmail-info.net",
+		"fatturapa-sdi.com",
+		"secure.agenzia-entrate-avvisi.com",
+		"poste-gov-it.com",
+		"agenziaentrate.com",
+		"aruba.login.example.net",
+		"my.postepay-notifiche.com",
+		"secure.bancoposta-rimborsi.info",
+		"legalmail-info.net",
 	};
 	for (size_t i = 0; i < sizeof(brand) / sizeof(brand[0]); i++) {
 		pg_url_look l = look(c, a, brand[i], &t);
@@ -447,12 +486,14 @@ static void idn_deceptive(void **state)
 	pg_arena *a = pg_arena_new();
 	pg_url u = parse_ok(a, "http://xn--genziaentrate-v1k.com/", false);
 	assert_true(pg_url_idn_deceptive(c, a, &u));
-	u = parse_ok(a, "http://\xd1\x80\xd0\xb0\xd1\x83\xd1\x80\xd0\xb0l.com/", false); /* раураl */
+	u = parse_ok(a, "http://\xd1\x80\xd0\xb0\xd1\x83\xd1\x80\xd0\xb0l.com/",
+		     false); /* раураl */
 	assert_true(pg_url_idn_deceptive(c, a, &u));
 	u = parse_ok(a, "http://citt\xc3\xa0.it/", false);
 	assert_false(pg_url_idn_deceptive(c, a, &u));
 	/* пример.рф: Cyrillic, but not Latin look-alikes only */
-	u = parse_ok(a, "http://\xd0\xbf\xd1\x80\xd0\xb8\xd0\xbc\xd0\xb5\xd1\x80.\xd1\x80\xd1\x84/", false);
+	u = parse_ok(a, "http://\xd0\xbf\xd1\x80\xd0\xb8\xd0\xbc\xd0\xb5\xd1\x80.\xd1\x80\xd1\x84/",
+		     false);
 	assert_false(pg_url_idn_deceptive(c, a, &u));
 	u = parse_ok(a, "http://example.com/", false);
 	assert_false(pg_url_idn_deceptive(c, a, &u));
@@ -488,7 +529,8 @@ static void config_errors(void **state)
 	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
 		char err[256] = "";
 		pg_config *cfg;
-		assert_int_equal(pg_config_load_text(bad[i], "t", NULL, 0, &cfg, err, sizeof(err)), PG_OK);
+		assert_int_equal(pg_config_load_text(bad[i], "t", NULL, 0, &cfg, err, sizeof(err)),
+				 PG_OK);
 		pg_url_ctx *c = NULL;
 		assert_int_equal(pg_url_ctx_new(cfg, &c, err, sizeof(err)), PG_ERR_CONFIG);
 		assert_null(c);
@@ -498,8 +540,9 @@ static void config_errors(void **state)
 	/* an added protected domain, in Unicode */
 	char err[256];
 	pg_config *cfg;
-	assert_int_equal(pg_config_load_text("url = { protected = [\"banca\xc3\xa0.it\", \"esempio.it\"]; };",
-					     "t", NULL, 0, &cfg, err, sizeof(err)),
+	assert_int_equal(pg_config_load_text(
+				 "url = { protected = [\"banca\xc3\xa0.it\", \"esempio.it\"]; };",
+				 "t", NULL, 0, &cfg, err, sizeof(err)),
 			 PG_OK);
 	pg_url_ctx *c = NULL;
 	assert_int_equal(pg_url_ctx_new(cfg, &c, err, sizeof(err)), PG_OK);
@@ -516,9 +559,17 @@ static void config_errors(void **state)
 /* ---- the analyser on message files ---------------------------------------- */
 
 static const char *const all_syms[] = {
-	"URL_LOOKALIKE", "URL_BRAND_IN_DOMAIN", "URL_PUNYCODE",	 "URL_IP_LITERAL",
-	"URL_SHORTENER", "URL_USERINFO",	"URL_HREF_MISMATCH", "URL_DATA_OR_JS",
-	"URL_SUSPICIOUS_TLD", "URL_MANY", NULL,
+	"URL_LOOKALIKE",
+	"URL_BRAND_IN_DOMAIN",
+	"URL_PUNYCODE",
+	"URL_IP_LITERAL",
+	"URL_SHORTENER",
+	"URL_USERINFO",
+	"URL_HREF_MISMATCH",
+	"URL_DATA_OR_JS",
+	"URL_SUSPICIOUS_TLD",
+	"URL_MANY",
+	NULL,
 };
 
 static bool has_word(const char *list, const char *w)
@@ -589,10 +640,12 @@ static void message_files(void **state)
 		for (int k = 0; all_syms[k]; k++) {
 			bool got = harness_sym(h, all_syms[k]) != NULL;
 			if (want && has_word(want, all_syms[k]) && !got) {
-				fprintf(stderr, "%s: %s expected, missing\n", names[i], all_syms[k]);
+				fprintf(stderr, "%s: %s expected, missing\n", names[i],
+					all_syms[k]);
 				bad = true;
 			}
-			if (absent && (has_word(absent, "ALL") || has_word(absent, all_syms[k])) && got) {
+			if (absent && (has_word(absent, "ALL") || has_word(absent, all_syms[k])) &&
+			    got) {
 				fprintf(stderr, "%s: %s unexpected\n", names[i], all_syms[k]);
 				bad = true;
 			}
@@ -639,8 +692,8 @@ static void hostile_text(void **state)
 /* ---- corpora ---------------------------------------------------------------- */
 
 struct tally {
-	size_t msgs, hit;      /* messages, messages with a URL symbol of weight >= 1 */
-	size_t any;            /* messages with any URL symbol */
+	size_t msgs, hit; /* messages, messages with a URL symbol of weight >= 1 */
+	size_t any;       /* messages with any URL symbol */
 	size_t per[16];
 	double secs;
 };
@@ -701,7 +754,8 @@ static void run_one(const pg_analyser *an, void *st, const char *path, struct ta
 
 static void print_tally(const char *name, const struct tally *t)
 {
-	printf("%-28s %5zu msgs: weight>=1 %4zu (%.2f%%), any URL symbol %4zu (%.1f%%), %.1f us/msg\n",
+	printf("%-28s %5zu msgs: weight>=1 %4zu (%.2f%%), any URL symbol %4zu (%.1f%%), %.1f "
+	       "us/msg\n",
 	       name, t->msgs, t->hit, t->msgs ? 100.0 * (double)t->hit / (double)t->msgs : 0.0,
 	       t->any, t->msgs ? 100.0 * (double)t->any / (double)t->msgs : 0.0,
 	       t->msgs ? 1e6 * t->secs / (double)t->msgs : 0.0);
@@ -800,22 +854,14 @@ static void corpus(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(parser_basic),
-		cmocka_unit_test(parser_userinfo_and_slashes),
-		cmocka_unit_test(parser_ip),
-		cmocka_unit_test(parser_idn),
-		cmocka_unit_test(parser_odd_schemes),
-		cmocka_unit_test(scan_text),
-		cmocka_unit_test(scan_hostile),
-		cmocka_unit_test(scan_pdf),
-		cmocka_unit_test(registrable),
-		cmocka_unit_test(lookalikes),
-		cmocka_unit_test(idn_deceptive),
-		cmocka_unit_test(distance),
-		cmocka_unit_test(config_errors),
-		cmocka_unit_test(message_files),
-		cmocka_unit_test(hostile_text),
-		cmocka_unit_test(corpus),
+		cmocka_unit_test(parser_basic),       cmocka_unit_test(parser_userinfo_and_slashes),
+		cmocka_unit_test(parser_ip),          cmocka_unit_test(parser_idn),
+		cmocka_unit_test(parser_odd_schemes), cmocka_unit_test(scan_text),
+		cmocka_unit_test(scan_hostile),       cmocka_unit_test(scan_pdf),
+		cmocka_unit_test(registrable),        cmocka_unit_test(lookalikes),
+		cmocka_unit_test(idn_deceptive),      cmocka_unit_test(distance),
+		cmocka_unit_test(config_errors),      cmocka_unit_test(message_files),
+		cmocka_unit_test(hostile_text),       cmocka_unit_test(corpus),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
