@@ -446,8 +446,8 @@ static void sniff_and_names(void **state)
 		"x",
 		"",
 		".exe",
-		"fattura\xe2\x80\xae"
-		"fdp.txt",
+		("fattura\xe2\x80\xae"
+		 "fdp.txt"),
 		"fattura .pdf",
 	};
 	for (size_t i = 0; i < sizeof(singles) / sizeof(singles[0]); i++)

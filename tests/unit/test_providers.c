@@ -264,7 +264,7 @@ static void check_shared_index(const char *rel)
 	for (char *line = strtok(tsv, "\n"); line != NULL; line = strtok(NULL, "\n")) {
 		if (line[0] == '#')
 			continue;
-		char *col[7];
+		char *col[7] = {0};
 		int n = 0;
 		for (char *c = line; n < 7; n++) {
 			col[n] = c;

@@ -591,7 +591,7 @@ static void corpus(void **state)
 				}
 			}
 			double score = 0;
-			pg_symset syms;
+			pg_symset syms = {0};
 			pg_arena *a = NULL;
 			struct timespec t0, t1;
 			clock_gettime(CLOCK_THREAD_CPUTIME_ID, &t0);
