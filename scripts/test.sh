@@ -24,4 +24,15 @@ echo "== tests (ASan+UBSan)"
 	LSAN_OPTIONS=suppressions="$PWD/../tests/lsan.supp":print_suppressions=0 \
 	G_SLICE=always-malloc G_DEBUG=gc-friendly \
 	ctest --output-on-failure -j"$JOBS")
+echo "== build (clang, libFuzzer targets)"
+CC=clang cmake -S . -B build-fuzz -DCMAKE_BUILD_TYPE=RelWithDebInfo -DPG_FUZZ=ON -DPG_TESTS=OFF >/dev/null
+cmake --build build-fuzz -j"$JOBS"
+echo "== fuzz targets over their saved corpora (libFuzzer)"
+for f in build-fuzz/fuzz/fuzz_*; do
+	name=$(basename "$f" | sed 's/^fuzz_//')
+	ASAN_OPTIONS=detect_leaks=1 LSAN_OPTIONS=suppressions="$PWD/tests/lsan.supp" \
+		"$f" -runs=0 "fuzz/corpus/$name" >/dev/null 2>&1 ||
+		{ echo "fuzz_$name failed on its corpus"; exit 1; }
+	echo "fuzz_$name: corpus ok"
+done
 echo "== all tests passed"
