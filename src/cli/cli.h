@@ -16,5 +16,6 @@ enum {
 int pg_cmd_scan(int argc, char **argv);
 int pg_cmd_outbreak(int argc, char **argv);
 int pg_cmd_learn(int argc, char **argv, int unlearn);
+int pg_cmd_config(int argc, char **argv);
 
 #endif

@@ -19,6 +19,7 @@ static void usage(FILE *f)
 		   "  unlearn PATH...  forget what was learned from these messages\n"
 		   "  outbreak add FILE|SHA256 --name NAME | list | remove NAME\n"
 		   "           local signatures from confirmed campaign samples\n"
+		   "  config   check the configuration (index, antivirus, rules, policy map)\n"
 		   "  version  print the version\n"
 		   "  help     this text\n");
 }
@@ -36,6 +37,8 @@ int main(int argc, char **argv)
 		return pg_cmd_learn(argc - 1, argv + 1, 0);
 	if (strcmp(cmd, "unlearn") == 0)
 		return pg_cmd_learn(argc - 1, argv + 1, 1);
+	if (strcmp(cmd, "config") == 0)
+		return pg_cmd_config(argc - 1, argv + 1);
 	if (strcmp(cmd, "outbreak") == 0)
 		return pg_cmd_outbreak(argc - 1, argv + 1);
 	if (strcmp(cmd, "version") == 0 || strcmp(cmd, "--version") == 0) {

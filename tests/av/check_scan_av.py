@@ -102,6 +102,28 @@ def main():
               "a lure with a zipped script inside a valid envelope is not stopped "
               "(threat symbols only: %s)" % [s["name"] for s in lure.get("symbols", [])])
 
+        # ---- pecguard config: the same engine, checked without scanning ------
+        prov = os.path.join(args.fixtures, "pki/index.ldif")
+        p = subprocess.run([args.pecguard, "config", "--state", state, "--av", "clamav",
+                            "--av-db", args.avdb, "--providers", prov],
+                           capture_output=True, text=True, timeout=120)
+        check(p.returncode == 0 and p.stdout.rstrip().endswith("ok")
+              and "antivirus: clamav" in p.stdout and "built-in defaults" in p.stdout,
+              "config: a usable configuration is reported ok (%s)" % (p.stdout + p.stderr).strip()[-200:])
+        bad = os.path.join(tmp, "bad.conf")
+        with open(bad, "w") as f:
+            f.write('antivirus = { backend = "nonsense"; };\n')
+        p = subprocess.run([args.pecguard, "config", "--config", bad, "--state", state,
+                            "--providers", prov], capture_output=True, text=True, timeout=120)
+        check(p.returncode == 3 and "antivirus" in p.stderr and "ok" not in p.stdout,
+              "config: a bad antivirus backend exits 3 with the reason (%s)" % p.stderr.strip()[:120])
+        with open(bad, "w") as f:
+            f.write('limits = { max_depth = ;\n')
+        p = subprocess.run([args.pecguard, "config", "--config", bad, "--state", state,
+                            "--providers", prov], capture_output=True, text=True, timeout=120)
+        check(p.returncode == 3 and "bad.conf" in p.stderr,
+              "config: a syntax error names the file (%s)" % p.stderr.strip()[:120])
+
         # ---- the shared oracle's virus rows ----------------------------------
         if args.shared and os.path.exists(os.path.join(args.shared, "expected.tsv")):
             rows = [l.rstrip("\n").split("\t") for l in open(os.path.join(args.shared, "expected.tsv"))

@@ -1,0 +1,49 @@
+/*
+ * pecguard config - check a configuration as the milter would load it.
+ */
+#include <getopt.h>
+#include <stdio.h>
+
+#include "cli/cli.h"
+#include "cli/common.h"
+#include "pecguard.h"
+
+int pg_cmd_config(int argc, char **argv)
+{
+	static const struct option opts[] = {
+		{"help", no_argument, NULL, 'h'},
+		PG_CLI_COMMON_LONGOPTS,
+		{NULL, 0, NULL, 0},
+	};
+	pg_cli_opts co = {0};
+	int o;
+	optind = 1;
+	while ((o = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
+		if (pg_cli_common_opt(&co, o, optarg))
+			continue;
+		fprintf(o == 'h' ? stdout : stderr,
+			"usage: pecguard config [OPTIONS]\n"
+			"Builds everything the configuration names (providers' index, antivirus,\n"
+			"rules, policy map, store) and says whether it is usable.\n"
+			"\n" PG_CLI_COMMON_HELP);
+		pg_cli_opts_free(&co);
+		return o == 'h' ? PG_EXIT_OK : PG_EXIT_USAGE;
+	}
+	int code = 0;
+	pg_engine *eng = pg_cli_engine(&co, &code);
+	pg_cli_opts_free(&co);
+	if (eng == NULL)
+		return code;
+	pg_limits lim;
+	pg_engine_get_limits(eng, &lim);
+	printf("configuration: %s\n", pg_engine_config_source(eng));
+	printf("providers' index: %zu providers\n", pg_engine_provider_count(eng));
+	printf("antivirus: %s\n", pg_engine_av_backend(eng));
+	printf("limits: message %zu bytes, header field %zu, header block %zu, depth %u, parts "
+	       "%u\n",
+	       lim.max_message_size, lim.max_header_field, lim.max_header_block, lim.max_depth,
+	       lim.max_parts);
+	printf("ok\n");
+	pg_engine_free(eng);
+	return PG_EXIT_OK;
+}
