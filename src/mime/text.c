@@ -629,12 +629,35 @@ static bool abuf_put(struct abuf *b, const char *s, size_t n)
 	return true;
 }
 
+/* Is w only ASCII (no NUL, where GLib would stop) and the characters
+ * U+00C0..U+00FF but sharp s (C3 80..BF but 9F, which folds to "ss")?  Those
+ * are stable under NFKC and fold without GLib: one letter at a time, and
+ * nothing composes with them or with ASCII but combining marks, which are
+ * not among them. */
+static bool latin1_word(const char *w, size_t n)
+{
+	for (size_t i = 0; i < n; i++) {
+		unsigned char c = (unsigned char)w[i];
+		if (c == 0)
+			return false;
+		if (c < 0x80)
+			continue;
+		if (c != 0xC3 || i + 1 >= n)
+			return false;
+		unsigned char d = (unsigned char)w[++i];
+		if (d < 0x80 || d > 0xBF || d == 0x9F)
+			return false;
+	}
+	return true;
+}
+
 const char *pg_text_fold(pg_arena *a, const char *s, size_t n, size_t *outlen)
 {
 	/* ASCII is lower-cased in place of NFKC + casefold (identical for
 	 * ASCII, and much faster): a text all ASCII is one pass into one
 	 * arena block.  Otherwise each whitespace-delimited word with a
-	 * non-ASCII byte goes through GLib. */
+	 * non-ASCII byte goes through GLib, unless its only non-ASCII
+	 * characters are the Latin-1 letters of Italian (latin1_word). */
 	size_t i = 0;
 	while (i < n && (unsigned char)s[i] < 0x80)
 		i++;
@@ -670,6 +693,21 @@ const char *pg_text_fold(pg_arena *a, const char *s, size_t n, size_t *outlen)
 				return NULL;
 			for (size_t k = start; k < o.len; k++)
 				o.p[k] = pg_lower(o.p[k]);
+		} else if (latin1_word(s + i, j - i)) {
+			/* NFKC keeps these letters; case folding adds 0x20 to
+			 * the capitals C3 80..9E (but the sign x, C3 97). */
+			if (!abuf_put(&o, s + i, j - i))
+				return NULL;
+			for (size_t k = start; k < o.len; k++) {
+				unsigned char c = (unsigned char)o.p[k];
+				if (c == 0xC3) {
+					unsigned char d = (unsigned char)o.p[++k];
+					if (d <= 0x9E && d != 0x97)
+						o.p[k] = (char)(d + 0x20);
+				} else {
+					o.p[k] = pg_lower((char)c);
+				}
+			}
 		} else {
 			gchar *nf = g_utf8_normalize(s + i, (gssize)(j - i), G_NORMALIZE_NFKC);
 			if (nf == NULL) {

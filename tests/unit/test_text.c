@@ -3,9 +3,11 @@
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <stdio.h>
 #include <string.h>
 
 #include <cmocka.h>
+#include <glib.h>
 
 #include "harness.h"
 #include "mime/text.h"
@@ -100,6 +102,30 @@ static void folding(void **state)
 	pg_arena_free(a);
 }
 
+/* The Latin-1 letters fold without GLib: the same as GLib's NFKC and case
+ * folding, every one of U+00C0..U+00FF, beside ASCII and with others. */
+static void folding_latin1(void **state)
+{
+	(void)state;
+	pg_arena *a = pg_arena_new();
+	char w[64];
+	for (unsigned d = 0x80; d <= 0xBF; d++) {
+		const char *ctx[] = {"%c%cA", "Z%c%c", "x%c%c\xcc\x81 ", "%c%c\xc2\xb2 Q"};
+		for (size_t k = 0; k < sizeof(ctx) / sizeof(ctx[0]); k++) {
+			snprintf(w, sizeof(w), ctx[k], 0xC3, (int)d);
+			size_t n;
+			const char *f = pg_text_fold(a, w, strlen(w), &n);
+			gchar *nf = g_utf8_normalize(w, -1, G_NORMALIZE_NFKC);
+			gchar *cf = g_utf8_casefold(nf, -1);
+			assert_string_equal(f, cf);
+			assert_int_equal(n, strlen(cf));
+			g_free(cf);
+			g_free(nf);
+		}
+	}
+	pg_arena_free(a);
+}
+
 static void hostile_html(void **state)
 {
 	(void)state;
@@ -125,6 +151,7 @@ int main(void)
 		cmocka_unit_test(text_parts_and_links),
 		cmocka_unit_test(stray_quote_hides_nothing),
 		cmocka_unit_test(folding),
+		cmocka_unit_test(folding_latin1),
 		cmocka_unit_test(hostile_html),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
