@@ -245,6 +245,17 @@ static inline bool tokset_full(const tokset *t)
 	return t->n >= t->max;
 }
 
+static inline bool tokset_has(const tokset *t, uint64_t h)
+{
+	size_t i = (size_t)(h ^ (h >> 32)) & t->mask;
+	while (t->slots[i] != 0) {
+		if (t->slots[i] == h)
+			return true;
+		i = (i + 1) & t->mask;
+	}
+	return false;
+}
+
 /* Adds h unless present or full; true when added. */
 static inline bool tokset_add(tokset *t, uint64_t h)
 {
@@ -366,6 +377,12 @@ static bool emit_host(tokenizer *tz, uint64_t seed, const char *h, size_t n, boo
 		buf[i] = pg_lower(h[i]);
 	}
 	buf[n] = '\0';
+	/* A host seen before (a message repeats its links) has given all its
+	 * tokens already, or they did not fit: the Public Suffix List look-ups
+	 * are the costly part, skipped. */
+	uint64_t tok = hash_bytes(seed, buf, n);
+	if (tokset_has(tz->set, tok))
+		return true;
 	const char *reg = tz->psl ? psl_registrable_domain(tz->psl, buf) : NULL;
 	if (need_suffix) {
 		/* Prose glues words with full stops ("fine.grazie"): a host
@@ -376,7 +393,7 @@ static bool emit_host(tokenizer *tz, uint64_t seed, const char *h, size_t n, boo
 		    !psl_is_public_suffix2(tz->psl, tld + 1, PSL_TYPE_ANY | PSL_TYPE_NO_STAR_RULE))
 			return false;
 	}
-	put(tz, hash_bytes(seed, buf, n), seed == tz->seed_email ? "email" : "url", buf, n);
+	put(tz, tok, seed == tz->seed_email ? "email" : "url", buf, n);
 	if (reg != NULL && strlen(reg) != n)
 		put(tz, hash_bytes(tz->seed_urld, reg, strlen(reg)), "urld", reg, strlen(reg));
 	return true;
