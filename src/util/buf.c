@@ -58,11 +58,6 @@ pg_status pg_buf_append(pg_buf *b, const void *p, size_t n)
 	return PG_OK;
 }
 
-pg_status pg_buf_putc(pg_buf *b, char c)
-{
-	return pg_buf_append(b, &c, 1);
-}
-
 pg_status pg_buf_puts(pg_buf *b, const char *s)
 {
 	return pg_buf_append(b, s, strlen(s));

@@ -28,7 +28,17 @@ void pg_buf_free(pg_buf *b);
 /* Empties the buffer, keeping its memory. */
 void pg_buf_reset(pg_buf *b);
 pg_status pg_buf_append(pg_buf *b, const void *p, size_t n) PG_WUR;
-pg_status pg_buf_putc(pg_buf *b, char c) PG_WUR;
+/* One byte: inline while the memory has room (byte-at-a-time builders call
+ * it for every byte), else as pg_buf_append. */
+static inline PG_WUR pg_status pg_buf_putc(pg_buf *b, char c)
+{
+	if (b->len + 2 <= b->alloc && b->len < b->max) {
+		b->data[b->len++] = c;
+		b->data[b->len] = '\0';
+		return PG_OK;
+	}
+	return pg_buf_append(b, &c, 1);
+}
 pg_status pg_buf_puts(pg_buf *b, const char *s) PG_WUR;
 pg_status pg_buf_printf(pg_buf *b, const char *fmt, ...) PG_WUR
 	__attribute__((format(printf, 2, 3)));
