@@ -99,8 +99,12 @@ static char *single_byte_to_utf8(pg_arena *a, const unsigned char *in, size_t n,
 	size_t k = 0;
 	for (size_t i = 0; i < n; i++) {
 		unsigned char c = in[i];
+		if (c < 0x80) {
+			o[k++] = (char)c;
+			continue;
+		}
 		unsigned cp = c;
-		if (c >= 0x80 && c < 0xA0)
+		if (c < 0xA0)
 			cp = cp1252_hi[c - 0x80] ? cp1252_hi[c - 0x80] : 0xFFFD;
 		else if (l9)
 			cp = latin9(c);
@@ -219,8 +223,10 @@ static size_t entity(const char *s, size_t n, char *out, size_t *outn)
 		size_t el = i - e0;
 		bool found = false;
 		for (size_t k = 0; k < sizeof(entities) / sizeof(entities[0]); k++) {
-			if (strlen(entities[k].name) == el &&
-			    memcmp(entities[k].name, s + e0, el) == 0) {
+			/* strncmp stops at the name's end: name[el] is in it */
+			if (el > 0 && entities[k].name[0] == s[e0] &&
+			    strncmp(entities[k].name, s + e0, el) == 0 &&
+			    entities[k].name[el] == '\0') {
 				cp = entities[k].cp;
 				found = true;
 				break;
@@ -242,13 +248,20 @@ static bool name_is(const char *n, size_t len, const char *want)
 
 static bool is_block(const char *n, size_t len)
 {
-	static const char *const blocks[] = {
-		"p",  "div",     "br",         "tr",     "li",     "h1",     "h2",
-		"h3", "h4",      "h5",         "h6",     "td",     "th",     "table",
-		"ul", "ol",      "blockquote", "hr",     "title",  "pre",    "dd",
-		"dt", "section", "article",    "header", "footer", "center", NULL};
-	for (int i = 0; blocks[i]; i++)
-		if (name_is(n, len, blocks[i]))
+#define B(s) {s, sizeof(s) - 1}
+	static const struct {
+		const char *name;
+		size_t len; /* compared first: most names differ in length */
+	} blocks[] = {
+		B("p"),       B("div"),     B("br"),     B("tr"),     B("li"),     B("h1"),
+		B("h2"),      B("h3"),      B("h4"),     B("h5"),     B("h6"),     B("td"),
+		B("th"),      B("table"),   B("ul"),     B("ol"),     B("blockquote"),
+		B("hr"),      B("title"),   B("pre"),    B("dd"),     B("dt"),     B("section"),
+		B("article"), B("header"),  B("footer"), B("center"),
+	};
+#undef B
+	for (size_t i = 0; i < sizeof(blocks) / sizeof(blocks[0]); i++)
+		if (blocks[i].len == len && pg_strneq_ci(n, blocks[i].name, len))
 			return true;
 	return false;
 }
