@@ -1225,19 +1225,20 @@ static pg_status header_inputs(pg_arena *a, const pg_msg *m, const struct rules_
 	GMimeHeader **hv = all_headers(a, m, &nf);
 	pg_buf *b = calloc(nh, sizeof(*b));
 	unsigned char *state = calloc(nh, 1); /* 0 empty, 1 started, 2 full */
-	pg_status s = hv && b && state ? PG_OK : PG_ERR_NOMEM;
+	bool *all = calloc(nh, sizeof(*all)); /* the class reads every field */
+	pg_status s = hv && b && state && all ? PG_OK : PG_ERR_NOMEM;
 	for (size_t k = 0; k < nh && b; k++)
 		pg_buf_init(&b[k], HEADER_MAX);
+	for (size_t k = 0; k < nh && all; k++)
+		all[k] = pg_streq_ci(st->c[first + k].header, "all");
 	for (size_t i = 0; i < nf && s == PG_OK; i++) {
 		const char *hn = g_mime_header_get_name(hv[i]);
 		if (hn == NULL)
 			continue;
 		for (size_t k = 0; k < nh && s == PG_OK; k++) {
-			const char *cn = st->c[first + k].header;
-			bool all = pg_streq_ci(cn, "all");
-			if (state[k] == 2 || (!all && !pg_streq_ci(hn, cn)))
+			if (state[k] == 2 || (!all[k] && !pg_streq_ci(hn, st->c[first + k].header)))
 				continue;
-			s = header_append(&b[k], hv[i], hn, all, state[k] == 0);
+			s = header_append(&b[k], hv[i], hn, all[k], state[k] == 0);
 			state[k] = 1;
 			if (s == PG_ERR_TOO_BIG) {
 				state[k] = 2;
@@ -1260,6 +1261,7 @@ static pg_status header_inputs(pg_arena *a, const pg_msg *m, const struct rules_
 		pg_buf_free(&b[k]);
 	free(b);
 	free(state);
+	free(all);
 	return s;
 }
 
