@@ -664,16 +664,31 @@ static bool latin1_word(const char *w, size_t n)
 	return true;
 }
 
+static bool fold_blank(char c)
+{
+	return c == ' ' || c == '\n' || c == '\t';
+}
+
+/* Appends s[0, n) lower-cased (ASCII). */
+static bool abuf_put_lower(struct abuf *b, const char *s, size_t n)
+{
+	size_t start = b->len;
+	if (!abuf_put(b, s, n))
+		return false;
+	for (size_t k = start; k < b->len; k++)
+		b->p[k] = pg_lower(b->p[k]);
+	return true;
+}
+
 const char *pg_text_fold(pg_arena *a, const char *s, size_t n, size_t *outlen)
 {
 	/* ASCII is lower-cased in place of NFKC + casefold (identical for
 	 * ASCII, and much faster): a text all ASCII is one pass into one
-	 * arena block.  Otherwise each whitespace-delimited word with a
-	 * non-ASCII byte goes through GLib, unless its only non-ASCII
-	 * characters are the Latin-1 letters of Italian (latin1_word). */
-	size_t i = 0;
-	while (i < n && (unsigned char)s[i] < 0x80)
-		i++;
+	 * arena block.  Otherwise each blank-delimited word with a non-ASCII
+	 * byte (with the blanks after it) goes through GLib, unless its only
+	 * non-ASCII characters are the Latin-1 letters of Italian
+	 * (latin1_word); the ASCII words between are copied in stretches. */
+	size_t i = pg_ascii_span(s, n);
 	if (i == n) {
 		char *o = pg_arena_alloc(a, n + 1);
 		if (o == NULL)
@@ -689,27 +704,31 @@ const char *pg_text_fold(pg_arena *a, const char *s, size_t n, size_t *outlen)
 	o.p = pg_arena_alloc(a, o.cap);
 	if (o.p == NULL)
 		return NULL;
+	size_t p = i; /* the first non-ASCII byte at or after i */
 	i = 0;
 	while (i < n) {
-		size_t j = i;
-		bool ascii = true;
-		while (j < n && s[j] != ' ' && s[j] != '\n' && s[j] != '\t') {
-			if ((unsigned char)s[j] >= 0x80)
-				ascii = false;
-			j++;
+		if (p >= n) {
+			if (!abuf_put_lower(&o, s + i, n - i))
+				return NULL;
+			break;
 		}
-		while (j < n && (s[j] == ' ' || s[j] == '\n' || s[j] == '\t'))
+		/* The word holding s[p] starts after the last blank before it;
+		 * the ASCII words before it are copied at once. */
+		size_t ws = p;
+		while (ws > i && !fold_blank(s[ws - 1]))
+			ws--;
+		if (ws > i && !abuf_put_lower(&o, s + i, ws - i))
+			return NULL;
+		size_t j = p;
+		while (j < n && !fold_blank(s[j]))
+			j++;
+		while (j < n && fold_blank(s[j]))
 			j++; /* keep the blanks with the word */
 		size_t start = o.len;
-		if (ascii) {
-			if (!abuf_put(&o, s + i, j - i))
-				return NULL;
-			for (size_t k = start; k < o.len; k++)
-				o.p[k] = pg_lower(o.p[k]);
-		} else if (latin1_word(s + i, j - i)) {
+		if (latin1_word(s + ws, j - ws)) {
 			/* NFKC keeps these letters; case folding adds 0x20 to
 			 * the capitals C3 80..9E (but the sign x, C3 97). */
-			if (!abuf_put(&o, s + i, j - i))
+			if (!abuf_put(&o, s + ws, j - ws))
 				return NULL;
 			for (size_t k = start; k < o.len; k++) {
 				unsigned char c = (unsigned char)o.p[k];
@@ -722,13 +741,11 @@ const char *pg_text_fold(pg_arena *a, const char *s, size_t n, size_t *outlen)
 				}
 			}
 		} else {
-			gchar *nf = g_utf8_normalize(s + i, (gssize)(j - i), G_NORMALIZE_NFKC);
+			gchar *nf = g_utf8_normalize(s + ws, (gssize)(j - ws), G_NORMALIZE_NFKC);
 			if (nf == NULL) {
 				/* invalid UTF-8: keep the bytes, ASCII lower-cased */
-				if (!abuf_put(&o, s + i, j - i))
+				if (!abuf_put_lower(&o, s + ws, j - ws))
 					return NULL;
-				for (size_t k = start; k < o.len; k++)
-					o.p[k] = pg_lower(o.p[k]);
 			} else {
 				gchar *cf = g_utf8_casefold(nf, -1);
 				bool ok = cf != NULL && abuf_put(&o, cf, strlen(cf));
@@ -739,6 +756,7 @@ const char *pg_text_fold(pg_arena *a, const char *s, size_t n, size_t *outlen)
 			}
 		}
 		i = j;
+		p = j + pg_ascii_span(s + j, n - j);
 	}
 	if (!abuf_put(&o, "", 0))
 		return NULL;

@@ -5,6 +5,17 @@
 #include <stdlib.h>
 #include <string.h>
 
+size_t pg_ascii_span(const char *s, size_t n)
+{
+	size_t i = 0;
+	uint64_t w;
+	while (n - i >= 8 && (memcpy(&w, s + i, 8), (w & 0x8080808080808080u) == 0))
+		i += 8;
+	while (i < n && (unsigned char)s[i] < 0x80)
+		i++;
+	return i;
+}
+
 bool pg_streq_ci(const char *a, const char *b)
 {
 	for (; *a && *b; a++, b++)

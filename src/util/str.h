@@ -13,6 +13,8 @@ static inline char pg_lower(char c)
 {
 	return (c >= 'A' && c <= 'Z') ? (char)(c + 32) : c;
 }
+/* Length of the ASCII prefix of s[0, n) (eight bytes at a time). */
+size_t pg_ascii_span(const char *s, size_t n);
 bool pg_streq_ci(const char *a, const char *b);
 bool pg_strneq_ci(const char *a, const char *b, size_t n);
 /* Does s start with prefix, ignoring ASCII case? */
