@@ -1014,6 +1014,11 @@ static const char *body_input(pg_arena *a, const pg_text *t, size_t *len)
 	memcpy(joined + sl + 1, t->all, tl);
 	joined[sl + 1 + tl] = '\0';
 	size_t n = sl + 1 + tl;
+	/* All ASCII (most mail): nothing to fold, valid UTF-8 already. */
+	if (pg_ascii_span(joined, n) == n) {
+		*len = n;
+		return joined;
+	}
 	/* Stretches of ASCII words are copied whole; only the words holding
 	 * a non-ASCII byte are folded. */
 	pg_buf b;
