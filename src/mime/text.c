@@ -558,8 +558,6 @@ const pg_text *pg_msg_text(const pg_msg *cm)
 	if (t->parts == NULL)
 		return NULL;
 	struct builder b = {.a = a};
-	pg_buf all;
-	pg_buf_init(&all, ALL_TEXT_MAX);
 	for (size_t i = 0; i < m->nparts && !b.nomem; i++) {
 		const pg_part *p = m->parts[i];
 		if (!is_body_text(p))
@@ -587,23 +585,33 @@ const pg_text *pg_msg_text(const pg_msg *cm)
 			break;
 		}
 		t->nparts++;
-		size_t room = ALL_TEXT_MAX - all.len;
+	}
+	if (b.nomem)
+		return NULL;
+	/* Every part's text and a line break, while under ALL_TEXT_MAX: sized
+	 * first, then copied once. */
+	size_t total = 0;
+	for (size_t i = 0; i < t->nparts; i++) {
+		size_t room = ALL_TEXT_MAX - total;
+		if (room > 1)
+			total += (t->parts[i].len < room - 1 ? t->parts[i].len : room - 1) + 1;
+	}
+	char *all = pg_arena_alloc(a, total + 1);
+	if (all == NULL)
+		return NULL;
+	size_t len = 0;
+	for (size_t i = 0; i < t->nparts; i++) {
+		size_t room = ALL_TEXT_MAX - len;
 		if (room > 1) {
-			pg_status st = pg_buf_append(&all, tp->text,
-						     tp->len < room - 1 ? tp->len : room - 1);
-			if (st == PG_OK)
-				st = pg_buf_putc(&all, '\n');
-			if (st == PG_ERR_NOMEM)
-				b.nomem = true;
+			size_t k = t->parts[i].len < room - 1 ? t->parts[i].len : room - 1;
+			memcpy(all + len, t->parts[i].text, k);
+			len += k;
+			all[len++] = '\n';
 		}
 	}
-	if (!b.nomem) {
-		t->all = pg_arena_strndup(a, all.data ? all.data : "", all.len);
-		t->all_len = all.len;
-	}
-	pg_buf_free(&all);
-	if (b.nomem || t->all == NULL)
-		return NULL;
+	all[len] = '\0';
+	t->all = all;
+	t->all_len = len;
 	t->links = b.links;
 	t->nlinks = b.nlinks;
 	const char *subj = pg_msg_header(m, "Subject");
