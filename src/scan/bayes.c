@@ -221,8 +221,10 @@ uint64_t pg_bayes_bigram(uint64_t a, uint64_t b)
 typedef struct tokset {
 	uint64_t *v; /* in the order first seen */
 	size_t n, max;
-	uint64_t *slots; /* open addressing, 0 = empty */
-	size_t mask;
+	uint64_t *slots; /* open addressing, 0 = empty; at most half full */
+	size_t mask, maxmask;
+	pg_arena *a; /* where slots grow: most messages need a few hundred */
+	bool nomem;  /* growing failed: full from then on */
 } tokset;
 
 static pg_status tokset_init(tokset *t, pg_arena *a, size_t max)
@@ -230,6 +232,9 @@ static pg_status tokset_init(tokset *t, pg_arena *a, size_t max)
 	size_t cap = 64;
 	while (cap < max * 2)
 		cap <<= 1;
+	t->maxmask = cap - 1;
+	if (cap > 512)
+		cap = 512;
 	t->v = pg_arena_alloc(a, max * sizeof(*t->v));
 	t->slots = pg_arena_calloc(a, cap, sizeof(*t->slots));
 	if (t->v == NULL || t->slots == NULL)
@@ -237,12 +242,35 @@ static pg_status tokset_init(tokset *t, pg_arena *a, size_t max)
 	t->n = 0;
 	t->max = max;
 	t->mask = cap - 1;
+	t->a = a;
+	t->nomem = false;
 	return PG_OK;
 }
 
 static inline bool tokset_full(const tokset *t)
 {
-	return t->n >= t->max;
+	return t->n >= t->max || t->nomem;
+}
+
+static void tokset_place(uint64_t *slots, size_t mask, uint64_t h)
+{
+	size_t i = (size_t)(h ^ (h >> 32)) & mask;
+	while (slots[i] != 0)
+		i = (i + 1) & mask;
+	slots[i] = h;
+}
+
+static bool tokset_grow(tokset *t)
+{
+	size_t cap = (t->mask + 1) * 2;
+	uint64_t *ns = pg_arena_calloc(t->a, cap, sizeof(*ns));
+	if (ns == NULL)
+		return false;
+	for (size_t i = 0; i < t->n; i++)
+		tokset_place(ns, cap - 1, t->v[i]);
+	t->slots = ns;
+	t->mask = cap - 1;
+	return true;
 }
 
 static inline bool tokset_has(const tokset *t, uint64_t h)
@@ -259,7 +287,7 @@ static inline bool tokset_has(const tokset *t, uint64_t h)
 /* Adds h unless present or full; true when added. */
 static inline bool tokset_add(tokset *t, uint64_t h)
 {
-	if (t->n >= t->max)
+	if (tokset_full(t))
 		return false;
 	size_t i = (size_t)(h ^ (h >> 32)) & t->mask;
 	while (t->slots[i] != 0) {
@@ -267,7 +295,15 @@ static inline bool tokset_add(tokset *t, uint64_t h)
 			return false;
 		i = (i + 1) & t->mask;
 	}
-	t->slots[i] = h;
+	if ((t->n + 1) * 2 > t->mask + 1 && t->mask < t->maxmask) {
+		if (!tokset_grow(t)) {
+			t->nomem = true;
+			return false;
+		}
+		tokset_place(t->slots, t->mask, h);
+	} else {
+		t->slots[i] = h;
+	}
 	t->v[t->n++] = h;
 	return true;
 }
@@ -851,7 +887,8 @@ static pg_status tokenize_msg(pg_arena *a, const bayes_opts *o, const pg_msg *m,
 	tz.seed = 0;
 	tz.kind = "";
 	tz.has_prev = false;
-	return tz_text(&tz, t->all ? t->all : "", t->all_len);
+	st = tz_text(&tz, t->all ? t->all : "", t->all_len);
+	return st == PG_OK && set->nomem ? PG_ERR_NOMEM : st;
 }
 
 pg_status pg_bayes_tokenize(pg_arena *a, const pg_config *cfg, const pg_msg *m, uint64_t **out,
@@ -881,6 +918,8 @@ pg_status pg_bayes_tokenize_text(pg_arena *a, const char *text, size_t len, size
 	tokenizer tz;
 	tz_init(&tz, a, &set);
 	st = tz_text(&tz, text, len);
+	if (st == PG_OK && set.nomem)
+		st = PG_ERR_NOMEM;
 	if (st == PG_OK) {
 		*out = set.v;
 		*n = set.n;
