@@ -650,12 +650,13 @@ static bool abuf_put(struct abuf *b, const char *s, size_t n)
 	return true;
 }
 
-/* Is w only ASCII (no NUL, where GLib would stop) and the characters
- * U+00C0..U+00FF but sharp s (C3 80..BF but 9F, which folds to "ss")?  Those
- * are stable under NFKC and fold without GLib: one letter at a time, and
+/* Is w only ASCII (no NUL, where GLib would stop), the characters
+ * U+00C0..U+00FF but sharp s (C3 80..BF but 9F, which folds to "ss") and the
+ * symbols of pg_fold_plain?  Those are stable under NFKC (the no-break space
+ * becomes a space) and fold without GLib: one character at a time, and
  * nothing composes with them or with ASCII but combining marks, which are
  * not among them. */
-static bool latin1_word(const char *w, size_t n)
+static bool plain_word(const char *w, size_t n)
 {
 	for (size_t i = 0; i < n; i++) {
 		unsigned char c = (unsigned char)w[i];
@@ -663,11 +664,19 @@ static bool latin1_word(const char *w, size_t n)
 			return false;
 		if (c < 0x80)
 			continue;
-		if (c != 0xC3 || i + 1 >= n)
+		if (c == 0xC3 && i + 1 < n) {
+			unsigned char d = (unsigned char)w[i + 1];
+			if (d >= 0x80 && d <= 0xBF && d != 0x9F) {
+				i++;
+				continue;
+			}
 			return false;
-		unsigned char d = (unsigned char)w[++i];
-		if (d < 0x80 || d > 0xBF || d == 0x9F)
+		}
+		bool space;
+		size_t l = pg_fold_plain(w + i, n - i, &space);
+		if (l == 0)
 			return false;
+		i += l - 1;
 	}
 	return true;
 }
@@ -694,8 +703,9 @@ const char *pg_text_fold(pg_arena *a, const char *s, size_t n, size_t *outlen)
 	 * ASCII, and much faster): a text all ASCII is one pass into one
 	 * arena block.  Otherwise each blank-delimited word with a non-ASCII
 	 * byte (with the blanks after it) goes through GLib, unless its only
-	 * non-ASCII characters are the Latin-1 letters of Italian
-	 * (latin1_word); the ASCII words between are copied in stretches. */
+	 * non-ASCII characters are the Latin-1 letters of Italian and common
+	 * symbols (plain_word); the ASCII words between are copied in
+	 * stretches. */
 	size_t i = pg_ascii_span(s, n);
 	if (i == n) {
 		char *o = pg_arena_alloc(a, n + 1);
@@ -733,21 +743,35 @@ const char *pg_text_fold(pg_arena *a, const char *s, size_t n, size_t *outlen)
 		while (j < n && fold_blank(s[j]))
 			j++; /* keep the blanks with the word */
 		size_t start = o.len;
-		if (latin1_word(s + ws, j - ws)) {
-			/* NFKC keeps these letters; case folding adds 0x20 to
-			 * the capitals C3 80..9E (but the sign x, C3 97). */
+		if (plain_word(s + ws, j - ws)) {
+			/* NFKC keeps these characters (but the no-break space,
+			 * a space); case folding adds 0x20 to the capitals
+			 * C3 80..9E (but the sign x, C3 97).  In place: the
+			 * output is never longer. */
 			if (!abuf_put(&o, s + ws, j - ws))
 				return NULL;
+			size_t w = start;
 			for (size_t k = start; k < o.len; k++) {
 				unsigned char c = (unsigned char)o.p[k];
-				if (c == 0xC3) {
+				if (c < 0x80) {
+					o.p[w++] = pg_lower((char)c);
+				} else if (c == 0xC3) {
 					unsigned char d = (unsigned char)o.p[++k];
-					if (d <= 0x9E && d != 0x97)
-						o.p[k] = (char)(d + 0x20);
+					o.p[w++] = (char)c;
+					o.p[w++] = (char)(d <= 0x9E && d != 0x97 ? d + 0x20 : d);
 				} else {
-					o.p[k] = pg_lower((char)c);
+					bool space;
+					size_t l = pg_fold_plain(o.p + k, o.len - k, &space);
+					if (space) {
+						o.p[w++] = ' ';
+					} else {
+						memmove(o.p + w, o.p + k, l);
+						w += l;
+					}
+					k += l - 1;
 				}
 			}
+			o.len = w;
 		} else {
 			gchar *nf = g_utf8_normalize(s + ws, (gssize)(j - ws), G_NORMALIZE_NFKC);
 			if (nf == NULL) {

@@ -929,11 +929,13 @@ static const char *utf8_in_arena(pg_arena *a, const char *s, size_t *n)
  * a time (so that a base letter and its combining accent compose).
  * pg_text_fold calls GLib for every non-ASCII word: on Italian text that was
  * most of this analyser's time. */
-static pg_status fold_word(pg_buf *b, const char *w, size_t n)
+static pg_status fold_word(pg_arena *a, pg_buf *b, const char *w, size_t n)
 {
 	bool simple = true;
+	bool nul = false, symbol = false;
 	for (size_t i = 0; i < n && simple; i++) {
 		unsigned char c = (unsigned char)w[i];
+		nul = nul || c == 0;
 		if (c < 0x80)
 			continue;
 		unsigned char c1 = i + 1 < n ? (unsigned char)w[i + 1] : 0;
@@ -950,8 +952,26 @@ static pg_status fold_word(pg_buf *b, const char *w, size_t n)
 			i += 2;
 			continue;
 		}
+		/* symbols NFKC and case folding keep (or make a space) */
+		bool space;
+		size_t l = pg_fold_plain(w + i, n - i, &space);
+		if (l > 0) {
+			symbol = true;
+			i += l - 1;
+			continue;
+		}
 		simple = false;
 	}
+	if (simple && symbol && !nul) {
+		/* Common symbols (pg_fold_plain): NFKC and case folding as
+		 * GLib's (ASCII lower-cased, quotes kept), without it. */
+		size_t fl = 0;
+		const char *f = pg_text_fold(a, w, n, &fl);
+		return f != NULL ? pg_buf_append(b, f, fl) : PG_ERR_NOMEM;
+	}
+	/* GLib stops at a NUL: such a word still goes to GLib. */
+	if (symbol)
+		simple = false;
 	if (simple) {
 		size_t start = b->len;
 		pg_status s = pg_buf_append(b, w, n);
@@ -1040,7 +1060,7 @@ static const char *body_input(pg_arena *a, const pg_text *t, size_t *len)
 			we++;
 		s = pg_buf_append(&b, joined + i, ws - i);
 		if (s == PG_OK)
-			s = fold_word(&b, joined + ws, we - ws);
+			s = fold_word(a, &b, joined + ws, we - ws);
 		i = we;
 	}
 	const char *r = s == PG_OK ? pg_arena_strndup(a, b.data ? b.data : "", b.len) : NULL;

@@ -180,6 +180,49 @@ bool pg_utf8_valid(const char *s, size_t n)
 	return true;
 }
 
+size_t pg_fold_plain(const char *s, size_t n, bool *space)
+{
+	const unsigned char *p = (const unsigned char *)s;
+	*space = false;
+	if (n >= 2 && p[0] == 0xC2) {
+		switch (p[1]) {
+		case 0xA0: /* no-break space: NFKC makes it U+0020 */
+			*space = true;
+			return 2;
+		case 0xA3: /* pound */
+		case 0xA7: /* section */
+		case 0xA9: /* copyright */
+		case 0xAB: /* left guillemet */
+		case 0xAE: /* registered */
+		case 0xB0: /* degree */
+		case 0xB1: /* plus-minus */
+		case 0xB6: /* pilcrow */
+		case 0xB7: /* middle dot */
+		case 0xBB: /* right guillemet */
+			return 2;
+		default:
+			return 0;
+		}
+	}
+	if (n >= 3 && p[0] == 0xE2 && p[1] == 0x80) {
+		switch (p[2]) {
+		case 0x93: /* en dash */
+		case 0x94: /* em dash */
+		case 0x98: /* quotes */
+		case 0x99:
+		case 0x9C:
+		case 0x9D:
+		case 0xA2: /* bullet */
+			return 3;
+		default:
+			return 0;
+		}
+	}
+	if (n >= 3 && p[0] == 0xE2 && p[1] == 0x82 && p[2] == 0xAC) /* euro */
+		return 3;
+	return 0;
+}
+
 char *pg_utf8_sanitize(const char *s, size_t n)
 {
 	if (n > ((size_t)-1 - 1) / 3)

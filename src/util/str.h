@@ -43,5 +43,11 @@ void pg_errf(char *err, size_t errlen, const char *fmt, ...) __attribute__((form
 char *pg_utf8_sanitize(const char *s, size_t n);
 /* Is [s, s+n) valid UTF-8? */
 bool pg_utf8_valid(const char *s, size_t n);
+/* The length of the character at s[0, n) when it is one of the common
+ * non-ASCII symbols of mail (no-break space, dashes, bullet, quotes, euro,
+ * pound, copyright...) that Unicode NFKC and case folding leave as they are,
+ * or (*space set) make a plain space; and that compose with nothing.  Folding
+ * them needs no GLib.  0 for any other character. */
+size_t pg_fold_plain(const char *s, size_t n, bool *space);
 
 #endif

@@ -11,6 +11,7 @@
 
 #include "harness.h"
 #include "mime/text.h"
+#include "util/str.h"
 
 static const char *msg_alt =
 	"From: a@b.test\n"
@@ -122,6 +123,25 @@ static void folding_latin1(void **state)
 			g_free(cf);
 			g_free(nf);
 		}
+	}
+	/* and the common symbols (pg_fold_plain), which GLib keeps or makes
+	 * a space */
+	static const char *const sym[] = {
+		"\xc2\xa0", "\xc2\xa3", "\xc2\xa7", "\xc2\xa9", "\xc2\xab", "\xc2\xae",
+		"\xc2\xb0", "\xc2\xb1", "\xc2\xb6", "\xc2\xb7", "\xc2\xbb", "\xe2\x80\x93",
+		"\xe2\x80\x94", "\xe2\x80\x98", "\xe2\x80\x99", "\xe2\x80\x9c",
+		"\xe2\x80\x9d", "\xe2\x80\xa2", "\xe2\x82\xac"};
+	for (size_t k = 0; k < sizeof(sym) / sizeof(sym[0]); k++) {
+		bool space;
+		assert_int_equal(pg_fold_plain(sym[k], strlen(sym[k]), &space), strlen(sym[k]));
+		snprintf(w, sizeof(w), "Ab%s\xc3\x89x%s", sym[k], sym[k]);
+		size_t n;
+		const char *f = pg_text_fold(a, w, strlen(w), &n);
+		gchar *nf = g_utf8_normalize(w, -1, G_NORMALIZE_NFKC);
+		gchar *cf = g_utf8_casefold(nf, -1);
+		assert_string_equal(f, cf);
+		g_free(cf);
+		g_free(nf);
 	}
 	pg_arena_free(a);
 }
