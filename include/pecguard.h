@@ -227,6 +227,19 @@ PG_API size_t pg_scan_symbol_count(const pg_scan *scan);
 PG_API const char *pg_scan_symbol(const pg_scan *scan, size_t i, double *weight,
 				  const char **detail);
 
+/* The statistical filter's clues behind this scan's BAYES_* symbol, for a
+ * helpdesk asking "why was this tagged": every token it combined, as text
+ * ("s:fattura" a subject word, "url:host" a link's host, "a b" a word pair,
+ * "from:domain" the sender's domain), how many learned spam and ham
+ * messages held it, and its probability p of spam.  fn returns non-zero to
+ * stop.  *prob gets the message's probability; *ready is 0 when Bayes gave
+ * no verdict (disabled, too few messages learned), and then fn is not
+ * called.  Call after the scan has run; it reads the store again, so a
+ * learning in between shows. */
+typedef int (*pg_clue_fn)(void *ctx, const char *token, int64_t nspam, int64_t nham, double p);
+PG_API PG_WUR pg_status pg_scan_bayes_clues(pg_scan *scan, pg_clue_fn fn, void *ctx, double *prob,
+					    int *ready);
+
 /* The antivirus verdict of the whole message. */
 typedef enum pg_av_state {
 	PG_AV_NOT_SCANNED = 0, /* antivirus "none" */

@@ -14,6 +14,8 @@
 #include "cli/common.h"
 #include "cli/input.h"
 #include "pecguard.h"
+#include "util/buf.h"
+#include "util/json.h"
 #include "util/ptime.h"
 
 struct scan_ctx {
@@ -31,7 +33,14 @@ struct scan_ctx {
 	int fatal;
 	const char *rcpts[64];
 	size_t nrcpts;
+	bool explain;
 };
+
+/* How many of the statistical filter's clues --explain shows in the table
+ * (JSON has all of them, up to PG_EXPLAIN_MAX: bayes.max_significant is at
+ * most 1000). */
+#define EXPLAIN_CLUES 15
+#define PG_EXPLAIN_MAX 1000
 
 static void scan_usage(FILE *f)
 {
@@ -43,6 +52,9 @@ static void scan_usage(FILE *f)
 		   "  --json              one JSON object per line per message\n"
 		   "  --rcpt ADDRESS      a recipient: show its mailbox policy and whether the\n"
 		   "                      message would reach it (repeat for several)\n"
+		   "  --explain           why: every symbol with its weight and detail, and the\n"
+		   "                      statistical filter's strongest clues (the words,\n"
+		   "                      hosts and senders it learned as spam or ham)\n"
 		   "  --at TIME           verify signer certificates at TIME: ISO 8601\n"
 		   "                      (2014-08-06T12:00:00Z) or 'signing-time' (each\n"
 		   "                      message's CMS signing time, else now); default "
@@ -115,6 +127,93 @@ static void print_row(const char *path, size_t mbox_index, pg_scan *s)
 	}
 	if (pg_scan_av(s) == PG_AV_STATE_TEMPFAIL)
 		printf("%-13s   antivirus could not answer: %s\n", "", pg_scan_av_error(s));
+}
+
+/* --explain: the statistical filter's clues, strongest first. */
+typedef struct clue_row {
+	char token[96];
+	int64_t nspam, nham;
+	double p;
+} clue_row;
+
+typedef struct clue_list {
+	clue_row v[PG_EXPLAIN_MAX];
+	size_t n, max;
+} clue_list;
+
+static double strength(double p)
+{
+	return p > 0.5 ? p - 0.5 : 0.5 - p;
+}
+
+/* Keeps the l->max strongest, in order. */
+static int on_clue(void *ctx, const char *token, int64_t nspam, int64_t nham, double p)
+{
+	clue_list *l = ctx;
+	size_t i = l->n;
+	if (i == l->max) {
+		if (strength(p) <= strength(l->v[i - 1].p))
+			return 0;
+		i--;
+	} else {
+		l->n++;
+	}
+	while (i > 0 && strength(l->v[i - 1].p) < strength(p)) {
+		l->v[i] = l->v[i - 1];
+		i--;
+	}
+	snprintf(l->v[i].token, sizeof(l->v[i].token), "%s", token);
+	l->v[i].nspam = nspam;
+	l->v[i].nham = nham;
+	l->v[i].p = p;
+	return 0;
+}
+
+static void print_explain(pg_scan *s, const clue_list *cl, double prob, bool ready)
+{
+	for (size_t i = 0; i < pg_scan_symbol_count(s); i++) {
+		double w;
+		const char *d = NULL;
+		const char *n = pg_scan_symbol(s, i, &w, &d);
+		printf("%-13s   %-28s %6.2f  %s\n", "", n, w, d ? d : "");
+	}
+	if (!ready)
+		return;
+	printf("%-13s   statistical filter: probability %.3f; strongest clues:\n", "", prob);
+	for (size_t i = 0; i < cl->n && i < EXPLAIN_CLUES; i++)
+		printf("%-13s     %.3f  %-40s (learned in %lld spam, %lld ham)\n", "", cl->v[i].p,
+		       cl->v[i].token, (long long)cl->v[i].nspam, (long long)cl->v[i].nham);
+}
+
+/* "bayes":{"probability":p,"clues":[...]} or null, for --json --explain. */
+static char *json_explain(const clue_list *cl, double prob, bool ready)
+{
+	pg_buf b;
+	pg_buf_init(&b, 1 << 20);
+	pg_status st = pg_buf_puts(&b, "\"bayes\":");
+	if (!ready) {
+		if (st == PG_OK)
+			st = pg_buf_puts(&b, "null,");
+	} else {
+		if (st == PG_OK)
+			st = pg_buf_printf(&b, "{\"probability\":%.6f,\"clues\":[", prob);
+		for (size_t i = 0; i < cl->n && st == PG_OK; i++) {
+			st = pg_buf_puts(&b, i ? ",{\"token\":" : "{\"token\":");
+			if (st == PG_OK)
+				st = pg_json_str(&b, cl->v[i].token);
+			if (st == PG_OK)
+				st = pg_buf_printf(&b, ",\"spam\":%lld,\"ham\":%lld,\"p\":%.6f}",
+						   (long long)cl->v[i].nspam,
+						   (long long)cl->v[i].nham, cl->v[i].p);
+		}
+		if (st == PG_OK)
+			st = pg_buf_puts(&b, "]},");
+	}
+	if (st != PG_OK) {
+		pg_buf_free(&b);
+		return NULL;
+	}
+	return b.data;
 }
 
 static void print_error_row(const char *path, const char *err)
@@ -192,6 +291,17 @@ static int on_message(void *ctx, const char *path, size_t mbox_index, const char
 	}
 	c->bytes += len;
 	c->per_class[pg_scan_class(s)]++;
+	static clue_list cl; /* 100 KiB: not on the stack */
+	cl.n = 0;
+	cl.max = c->json ? PG_EXPLAIN_MAX : EXPLAIN_CLUES;
+	double prob = 0.5;
+	int ready = 0;
+	if (c->explain && pg_scan_bayes_clues(s, on_clue, &cl, &prob, &ready) == PG_ERR_NOMEM) {
+		fprintf(stderr, "pecguard: %s: out of memory\n", path);
+		pg_scan_free(s);
+		c->fatal = PG_EXIT_INTERNAL;
+		return 1;
+	}
 	if (c->json) {
 		char *j = pg_scan_json(s, path);
 		if (j == NULL) {
@@ -214,10 +324,23 @@ static int on_message(void *ctx, const char *path, size_t mbox_index, const char
 										 : "false");
 			printf("],");
 		}
+		if (c->explain) {
+			char *e = json_explain(&cl, prob, ready != 0);
+			if (e == NULL) {
+				free(j);
+				pg_scan_free(s);
+				c->fatal = PG_EXIT_INTERNAL;
+				return 1;
+			}
+			fputs(e, stdout);
+			free(e);
+		}
 		printf("%s\n", j + 1);
 		free(j);
 	} else {
 		print_row(path, mbox_index, s);
+		if (c->explain)
+			print_explain(s, &cl, prob, ready != 0);
 		for (size_t i = 0; i < c->nrcpts; i++)
 			printf("%-13s   to %s (%s): %s\n", "", c->rcpts[i],
 			       pg_mailbox_policy_name(pg_scan_mailbox_policy(s, c->rcpts[i])),
@@ -236,6 +359,7 @@ int pg_cmd_scan(int argc, char **argv)
 		{"json", no_argument, NULL, 'j'},
 		{"at", required_argument, NULL, 't'},
 		{"rcpt", required_argument, NULL, 'r'},
+		{"explain", no_argument, NULL, 'x'},
 		{"help", no_argument, NULL, 'h'},
 		PG_CLI_COMMON_LONGOPTS,
 		{NULL, 0, NULL, 0},
@@ -244,12 +368,15 @@ int pg_cmd_scan(int argc, char **argv)
 	pg_cli_opts co = {0};
 	int o;
 	optind = 1;
-	while ((o = getopt_long(argc, argv, "jt:r:h", opts, NULL)) != -1) {
+	while ((o = getopt_long(argc, argv, "jt:r:xh", opts, NULL)) != -1) {
 		if (pg_cli_common_opt(&co, o, optarg))
 			continue;
 		switch (o) {
 		case 'j':
 			c.json = true;
+			break;
+		case 'x':
+			c.explain = true;
 			break;
 		case 'r':
 			if (c.nrcpts >= 64 || strpbrk(optarg, "\"\\") != NULL) {

@@ -5,6 +5,7 @@
 
 #include "engine/engine.h"
 #include "mime/text.h"
+#include "scan/bayes.h"
 
 static uint64_t cpu_ns(void)
 {
@@ -301,6 +302,36 @@ const char *pg_scan_symbol(const pg_scan *scan, size_t i, double *weight, const 
 	if (detail)
 		*detail = scan->syms.v[i].detail;
 	return scan->syms.v[i].name;
+}
+
+pg_status pg_scan_bayes_clues(pg_scan *s, pg_clue_fn fn, void *ctx, double *prob, int *ready)
+{
+	*prob = 0.5;
+	*ready = 0;
+	if (!s->ran)
+		return PG_ERR_INVALID;
+	pg_runtime *rt = s->rt;
+	if (rt->comp == NULL || rt->cfg == NULL || s->msg == NULL)
+		return PG_OK;
+	for (size_t i = 0; i < rt->comp->nanalysers; i++) {
+		if (strcmp(rt->comp->analysers[i]->name, "bayes") != 0)
+			continue;
+		pg_actx ax = {
+			.arena = s->arena,
+			.msg = pg_scan_content(s),
+			.top = s->msg,
+			.cls = &s->cls,
+			.cfg = rt->cfg,
+			.store = rt->store,
+			.now = (int64_t)time(NULL),
+			.syms = &s->syms,
+		};
+		bool r = false;
+		pg_status st = pg_bayes_explain(&ax, rt->comp->states[i], fn, ctx, prob, &r);
+		*ready = r;
+		return st;
+	}
+	return PG_OK;
 }
 
 pg_av_state pg_scan_av(const pg_scan *scan)
