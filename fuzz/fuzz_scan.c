@@ -6,7 +6,8 @@
  * configuration (every rule compiled, every analyser on), a Bayes store
  * that has learned two messages and gives verdicts from the first one
  * (min_learned = 0), the decision, the headers and the tagged subject,
- * and the JSON report.  The store lives in a private directory under
+ * the JSON report and the Bayes clues.  The store lives in a private
+ * directory under
  * TMPDIR, made once per process and removed at its exit.
  */
 #define _XOPEN_SOURCE 700
@@ -86,6 +87,14 @@ static pg_engine *engine(void)
 	return eng;
 }
 
+static int on_clue(void *ctx, const char *token, int64_t nspam, int64_t nham, double p)
+{
+	(void)ctx;
+	if (token == NULL || strlen(token) > 4096 || nspam < 0 || nham < 0 || !(p >= 0.0 && p <= 1.0))
+		abort();
+	return 0;
+}
+
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
 	pg_scan *s = NULL;
@@ -112,6 +121,12 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 			abort();
 	}
 	(void)pg_scan_recipient_accepts(s, "user@example.test");
+	/* The helpdesk's "why": every clue's text. */
+	double prob;
+	int ready;
+	if (pg_scan_bayes_clues(s, on_clue, NULL, &prob, &ready) == PG_OK && ready &&
+	    !(prob >= 0.0 && prob <= 1.0))
+		abort();
 	pg_scan_free(s);
 	return 0;
 }
