@@ -7,8 +7,7 @@
  * that has learned two messages and gives verdicts from the first one
  * (min_learned = 0), the decision, the headers and the tagged subject,
  * the JSON report and the Bayes clues.  The store lives in a private
- * directory under
- * TMPDIR, made once per process and removed at its exit.
+ * directory under TMPDIR, made once per process and removed at its exit.
  */
 #define _XOPEN_SOURCE 700
 #include <ftw.h>
