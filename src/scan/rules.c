@@ -15,6 +15,8 @@
  */
 #include "scan/rules.h"
 
+#include <errno.h>
+#include <fcntl.h>
 #include <pthread.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -24,6 +26,10 @@
 #include <hs/hs.h>
 #define PCRE2_CODE_UNIT_WIDTH 8
 #include <pcre2.h>
+
+#include <openssl/evp.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 #include "mime/text.h"
 #include "util/buf.h"
@@ -665,9 +671,163 @@ static pg_status compile_pcre(struct rule *r, const char *hs_msg, char *err, siz
 	return PG_OK;
 }
 
+/* ---- compiled databases, cached in the state directory ----------------
+ *
+ * Compiling the shipped rules takes Vectorscan about a second of CPU, at
+ * every start of the command line and every reload of the milter.  The
+ * compiled database of a class is therefore kept in
+ * state_dir/rules-cache/<key>, where key is the SHA-256 of everything the
+ * compilation depends on: the library's version, the CPU it compiles for,
+ * and every pattern with its flags and id in order.  A changed rule, a
+ * library upgrade or another CPU is another key, so a stale file is never
+ * read.  The file: magic, the ids that went to PCRE2, the serialized
+ * database, and the SHA-256 of all that (a torn or damaged file is a miss).
+ * The cache is an optimisation only: any failure to read or write it means
+ * compiling, never an error. */
+
+#define CACHE_MAGIC "pecguard-hs-1\n"
+#define CACHE_MAX (256u << 20)
+
+static bool cache_key(const char *const *ex, const unsigned *fl, const unsigned *ids, size_t m,
+		      char hex[65])
+{
+	hs_platform_info_t plat;
+	if (hs_populate_platform(&plat) != HS_SUCCESS)
+		return false;
+	EVP_MD_CTX *md = EVP_MD_CTX_new();
+	if (md == NULL)
+		return false;
+	unsigned char h[32];
+	unsigned hl = 0;
+	uint64_t pv[2] = {plat.tune, plat.cpu_features};
+	const char *ver = hs_version();
+	bool ok = EVP_DigestInit_ex(md, EVP_sha256(), NULL) &&
+		  EVP_DigestUpdate(md, CACHE_MAGIC, strlen(CACHE_MAGIC)) &&
+		  EVP_DigestUpdate(md, ver, strlen(ver) + 1) && EVP_DigestUpdate(md, pv, sizeof(pv));
+	for (size_t i = 0; ok && i < m; i++) {
+		uint32_t v[3] = {ids[i], fl[i], (uint32_t)strlen(ex[i])};
+		ok = EVP_DigestUpdate(md, v, sizeof(v)) && EVP_DigestUpdate(md, ex[i], v[2]);
+	}
+	ok = ok && EVP_DigestFinal_ex(md, h, &hl) && hl == 32;
+	EVP_MD_CTX_free(md);
+	for (size_t i = 0; ok && i < 32; i++)
+		snprintf(hex + 2 * i, 3, "%02x", h[i]);
+	return ok;
+}
+
+static bool sha256_of(const void *d, size_t n, unsigned char out[32])
+{
+	unsigned l = 0;
+	return EVP_Digest(d, n, out, &l, EVP_sha256(), NULL) && l == 32;
+}
+
+/* Reads the cached database of key: its PCRE2 ids into pcre (*npcre), the
+ * database into *db.  False on any miss. */
+static bool cache_load(const char *dir, const char *key, const unsigned *ids, size_t m,
+		       size_t *pcre, size_t *npcre, hs_database_t **db)
+{
+	char path[4096];
+	if (snprintf(path, sizeof(path), "%s/rules-cache/%s", dir, key) >= (int)sizeof(path))
+		return false;
+	FILE *f = fopen(path, "rb");
+	if (f == NULL)
+		return false;
+	unsigned char *buf = NULL;
+	bool ok = false;
+	struct stat sb;
+	if (fstat(fileno(f), &sb) != 0 || !S_ISREG(sb.st_mode) || sb.st_size < 64 ||
+	    (uint64_t)sb.st_size > CACHE_MAX)
+		goto out;
+	size_t n = (size_t)sb.st_size;
+	if ((buf = malloc(n)) == NULL || fread(buf, 1, n, f) != n)
+		goto out;
+	unsigned char h[32];
+	size_t ml = strlen(CACHE_MAGIC);
+	if (!sha256_of(buf, n - 32, h) || memcmp(h, buf + n - 32, 32) != 0 ||
+	    memcmp(buf, CACHE_MAGIC, ml) != 0)
+		goto out;
+	size_t off = ml;
+	uint32_t np;
+	memcpy(&np, buf + off, 4);
+	off += 4;
+	if (np > m || off + (size_t)np * 4 + 8 > n - 32)
+		goto out;
+	for (uint32_t i = 0; i < np; i++) {
+		uint32_t id;
+		memcpy(&id, buf + off, 4);
+		off += 4;
+		bool known = false;
+		for (size_t k = 0; k < m && !known; k++)
+			known = ids[k] == id;
+		if (!known)
+			goto out;
+		pcre[i] = id;
+	}
+	uint64_t dl;
+	memcpy(&dl, buf + off, 8);
+	off += 8;
+	if (dl != (uint64_t)(n - 32 - off))
+		goto out;
+	*db = NULL;
+	if (dl > 0 && hs_deserialize_database((const char *)buf + off, (size_t)dl, db) !=
+			      HS_SUCCESS) {
+		*db = NULL;
+		goto out;
+	}
+	*npcre = np;
+	ok = true;
+out:
+	free(buf);
+	fclose(f);
+	return ok;
+}
+
+/* Writes the compiled class atomically (temporary file, rename); quietly
+ * gives up on any failure. */
+static void cache_save(const char *dir, const char *key, const size_t *pcre, size_t npcre,
+		       const hs_database_t *db)
+{
+	char path[4096], tmp[4200];
+	if (snprintf(path, sizeof(path), "%s/rules-cache", dir) >= (int)sizeof(path))
+		return;
+	if (mkdir(path, 0700) != 0 && errno != EEXIST)
+		return;
+	char *ser = NULL;
+	size_t sl = 0;
+	if (db != NULL && hs_serialize_database(db, &ser, &sl) != HS_SUCCESS)
+		return;
+	pg_buf b;
+	pg_buf_init(&b, CACHE_MAX);
+	uint32_t np = (uint32_t)npcre;
+	uint64_t dl = sl;
+	bool ok = pg_buf_append(&b, CACHE_MAGIC, strlen(CACHE_MAGIC)) == PG_OK &&
+		  pg_buf_append(&b, &np, 4) == PG_OK;
+	for (size_t i = 0; ok && i < npcre; i++) {
+		uint32_t id = (uint32_t)pcre[i];
+		ok = pg_buf_append(&b, &id, 4) == PG_OK;
+	}
+	ok = ok && pg_buf_append(&b, &dl, 8) == PG_OK &&
+	     (sl == 0 || pg_buf_append(&b, ser, sl) == PG_OK);
+	free(ser);
+	unsigned char h[32];
+	ok = ok && sha256_of(b.data, b.len, h) && pg_buf_append(&b, h, 32) == PG_OK;
+	snprintf(tmp, sizeof(tmp), "%s/rules-cache/%s.%ld.tmp", dir, key, (long)getpid());
+	snprintf(path, sizeof(path), "%s/rules-cache/%s", dir, key);
+	int fd = ok ? open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600) : -1;
+	if (fd >= 0) {
+		ok = write(fd, b.data, b.len) == (ssize_t)b.len;
+		ok = close(fd) == 0 && ok;
+		if (!ok || rename(tmp, path) != 0)
+			(void)unlink(tmp);
+	}
+	pg_buf_free(&b);
+}
+
 /* One database for the class; patterns Vectorscan refuses go to PCRE2, one
- * at a time (hs_compile_multi names the first it cannot take). */
-static pg_status compile_class(struct rules_state *st, struct rclass *c, char *err, size_t errlen)
+ * at a time (hs_compile_multi names the first it cannot take).  cache_dir:
+ * the state directory, or NULL. */
+static pg_status compile_class(struct rules_state *st, struct rclass *c, const char *cache_dir,
+			       char *err, size_t errlen)
 {
 	size_t m = c->nrules;
 	if (m == 0)
@@ -685,6 +845,27 @@ static pg_status compile_class(struct rules_state *st, struct rclass *c, char *e
 		ex[i] = r->pattern;
 		fl[i] = hs_flags(r);
 		ids[i] = (unsigned)c->rules[i];
+	}
+	char key[65] = "";
+	if (cache_dir != NULL && !cache_key(ex, fl, ids, m, key))
+		key[0] = '\0';
+	if (key[0] != '\0') {
+		size_t *pc = calloc(m, sizeof(*pc));
+		size_t np = 0;
+		if (pc != NULL && cache_load(cache_dir, key, ids, m, pc, &np, &c->db)) {
+			for (size_t i = 0; i < np && ret == PG_OK; i++) {
+				ret = compile_pcre(&st->r[pc[i]], "(cached)", err, errlen);
+				if (ret == PG_OK)
+					c->pcre[c->npcre++] = pc[i];
+			}
+			free(pc);
+			if (ret != PG_OK)
+				goto out;
+			m = 0; /* compiled */
+			key[0] = '\0'; /* nothing to save */
+		} else {
+			free(pc);
+		}
 	}
 	while (m > 0) {
 		hs_compile_error_t *ce = NULL;
@@ -715,6 +896,8 @@ static pg_status compile_class(struct rules_state *st, struct rclass *c, char *e
 		memmove(ids + k, ids + k + 1, (m - k - 1) * sizeof(*ids));
 		m--;
 	}
+	if (key[0] != '\0')
+		cache_save(cache_dir, key, c->pcre, c->npcre, c->db);
 	if (c->db != NULL) {
 		if (!st->pool_ready) {
 			if (pthread_mutex_init(&st->pool.mu, NULL) != 0) {
@@ -856,8 +1039,15 @@ static pg_status rules_init(const pg_config *cfg, void **state, char *err, size_
 	}
 	if ((ret = order_metas(st, err, errlen)) != PG_OK)
 		goto fail;
+	/* The state directory, when it is one, holds the compiled databases. */
+	const char *sd = pg_cfg_str(cfg, "state_dir", "");
+	struct stat sb;
+	const char *cache_dir = pg_cfg_bool(cfg, "rules_cache", true) && sd[0] != '\0' &&
+					stat(sd, &sb) == 0 && S_ISDIR(sb.st_mode)
+				? sd
+				: NULL;
 	for (size_t i = 0; i < st->nc; i++)
-		if ((ret = compile_class(st, &st->c[i], err, errlen)) != PG_OK)
+		if ((ret = compile_class(st, &st->c[i], cache_dir, err, errlen)) != PG_OK)
 			goto fail;
 	*state = st;
 	return PG_OK;
