@@ -159,7 +159,8 @@ static int walk_dir(const char *path, size_t max, pg_input_fn fn, void *ctx, int
 			 de->d_name);
 		n++;
 	}
-	qsort(names, n, sizeof(*names), cmp_names);
+	if (n > 1) /* an empty directory has no array */
+		qsort(names, n, sizeof(*names), cmp_names);
 	for (size_t i = 0; i < n && r == 0; i++)
 		r = walk_path(names[i], max, fn, ctx, depth + 1);
 out:

@@ -118,7 +118,10 @@ pg_status pg_policymap_parse(const char *text, size_t len, const char *name, pg_
 			goto nomem;
 		m->v[m->n++].policy = policy;
 	}
-	qsort(m->v, m->n, sizeof(*m->v), cmp_entry);
+	/* An empty map (a file of comments) has no array: qsort and bsearch
+	 * must not see its NULL. */
+	if (m->n > 1)
+		qsort(m->v, m->n, sizeof(*m->v), cmp_entry);
 	for (size_t i = 1; i < m->n; i++) {
 		if (strcmp(m->v[i].key, m->v[i - 1].key) == 0 &&
 		    m->v[i].policy != m->v[i - 1].policy) {
@@ -177,6 +180,8 @@ pg_status pg_policymap_load(const char *path, pg_policymap **out, char *err, siz
 static const struct entry *find(const pg_policymap *m, const char *key)
 {
 	struct entry k = {.key = (char *)key};
+	if (m->n == 0)
+		return NULL;
 	return bsearch(&k, m->v, m->n, sizeof(*m->v), cmp_entry);
 }
 

@@ -10,6 +10,7 @@ The statistical filter learns spam from an mbox and ham from a Maildir
     false positive (`learn ham`): its tokens are then counted as ham and
     its probability falls; learning it again changes nothing; `unlearn`
     puts the counts back exactly; learning it as spam moves them;
+  - an empty Maildir or directory is nothing to do, not an error;
   - errors: an unknown class and a missing file exit non-zero and say why.
 
 usage: check_learn.py --pecguard BIN
@@ -160,6 +161,17 @@ def main():
         check(p.returncode == 0 and mc.get("parrocchia", {}).get("spam") == 1 and
               mc.get("parrocchia", {}).get("ham") == 0,
               "relearned as spam, its counts move from ham to spam (%s)" % mc.get("parrocchia"))
+
+        # An empty folder (a Junk folder nobody filled): nothing to do, no error.
+        empty = os.path.join(tmp, "EmptyMaildir")
+        for d in ("cur", "new", "tmp"):
+            os.makedirs(os.path.join(empty, d))
+        p = run(args, "learn", "spam", *common, empty)
+        check(p.returncode == 0, "learn spam of an empty Maildir: exit %d %s" %
+              (p.returncode, p.stderr.strip()))
+        p = run(args, "scan", "--json", *common, os.path.join(empty, "cur"))
+        check(p.returncode == 0 and p.stdout == "", "scan of an empty directory: exit %d, no output"
+              % p.returncode)
 
         # Errors say why.
         p = run(args, "learn", "maybe", *common, fp)
