@@ -167,9 +167,7 @@ bool pg_utf8_valid(const char *s, size_t n)
 	size_t i = 0;
 	while (i < n) {
 		/* ASCII, most text, eight bytes at a time */
-		uint64_t w;
-		while (n - i >= 8 && (memcpy(&w, p + i, 8), (w & 0x8080808080808080u) == 0))
-			i += 8;
+		i += pg_ascii_span(s + i, n - i);
 		if (i >= n)
 			break;
 		size_t l = utf8_seq(p + i, n - i);
