@@ -90,6 +90,22 @@ pg_status pg_scan_add_virus(pg_scan *s, const char *name, const char *part)
 	return PG_OK;
 }
 
+/* What an analyser sees of this scan: for valid PEC, the original message
+ * inside the envelope. */
+static pg_actx scan_actx(pg_scan *s, int64_t now)
+{
+	return (pg_actx){
+		.arena = s->arena,
+		.msg = pg_scan_content(s),
+		.top = s->msg,
+		.cls = &s->cls,
+		.cfg = s->rt->cfg,
+		.store = s->rt->store,
+		.now = now,
+		.syms = &s->syms,
+	};
+}
+
 /* The analysers add symbols; for valid PEC they inspect the original
  * message inside the envelope, and what they find is only information. */
 static pg_status analyse(pg_scan *s, int64_t now)
@@ -97,16 +113,7 @@ static pg_status analyse(pg_scan *s, int64_t now)
 	pg_runtime *rt = s->rt;
 	if (rt->comp == NULL || rt->cfg == NULL || s->msg == NULL)
 		return PG_OK;
-	pg_actx ax = {
-		.arena = s->arena,
-		.msg = pg_scan_content(s),
-		.top = s->msg,
-		.cls = &s->cls,
-		.cfg = rt->cfg,
-		.store = rt->store,
-		.now = now,
-		.syms = &s->syms,
-	};
+	pg_actx ax = scan_actx(s, now);
 	/* The text every analyser reads, built once (timed on its own). */
 	uint64_t tt = cpu_ns();
 	if (pg_msg_text(ax.msg) == NULL)
@@ -316,16 +323,7 @@ pg_status pg_scan_bayes_clues(pg_scan *s, pg_clue_fn fn, void *ctx, double *prob
 	for (size_t i = 0; i < rt->comp->nanalysers; i++) {
 		if (strcmp(rt->comp->analysers[i]->name, "bayes") != 0)
 			continue;
-		pg_actx ax = {
-			.arena = s->arena,
-			.msg = pg_scan_content(s),
-			.top = s->msg,
-			.cls = &s->cls,
-			.cfg = rt->cfg,
-			.store = rt->store,
-			.now = (int64_t)time(NULL),
-			.syms = &s->syms,
-		};
+		pg_actx ax = scan_actx(s, (int64_t)time(NULL));
 		bool r = false;
 		pg_status st = pg_bayes_explain(&ax, rt->comp->states[i], fn, ctx, prob, &r);
 		*ready = r;
