@@ -9,6 +9,7 @@
 #include <stdint.h>
 #include <stdlib.h>
 
+#include "fuzz.h"
 #include "pecguard.h"
 
 #ifndef PG_FUZZ_DATA_DIR
@@ -21,13 +22,7 @@ static pg_engine *engine(void)
 	if (eng == NULL) {
 		if (pg_engine_new(&eng) != PG_OK)
 			abort();
-		/* Small caps keep each run short; the caps paths get exercised. */
-		pg_limits lim = {.max_message_size = 1 << 20,
-				 .max_header_field = 16384,
-				 .max_header_block = 65536,
-				 .max_depth = 16,
-				 .max_parts = 200};
-		if (pg_engine_set_limits(eng, &lim) != PG_OK)
+		if (pg_engine_set_limits(eng, &pg_fuzz_limits) != PG_OK)
 			abort();
 		if (pg_engine_load_providers(eng, PG_FUZZ_DATA_DIR "/classify-index.ldif") != PG_OK)
 			abort();

@@ -18,6 +18,7 @@
 
 #include <gmime/gmime.h>
 
+#include "fuzz.h"
 #include "engine/config.h"
 #include "mime/msg.h"
 #include "pec/classify.h"
@@ -80,9 +81,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		return 0;
 	}
 	free(text);
-	const pg_analyser *an[] = {&pg_analyser_header,  &pg_analyser_rules, &pg_analyser_url,
-				   &pg_analyser_attach,  &pg_analyser_invoice,
-				   &pg_analyser_bayes};
+	const pg_analyser *an[] = {&pg_analyser_header, &pg_analyser_rules,   &pg_analyser_url,
+				   &pg_analyser_attach, &pg_analyser_invoice, &pg_analyser_bayes};
 	enum { N = sizeof(an) / sizeof(an[0]) };
 	void *st[N] = {NULL};
 	bool ok = true;
@@ -95,18 +95,13 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		pg_arena *a = pg_arena_new();
 		if (a == NULL)
 			abort();
-		pg_limits lim = {.max_message_size = 1 << 20,
-				 .max_header_field = 16384,
-				 .max_header_block = 65536,
-				 .max_depth = 16,
-				 .max_parts = 100};
-		unsigned budget = lim.max_parts;
+		unsigned budget = pg_fuzz_limits.max_parts;
 		pg_msg *msg = NULL;
-		if (pg_msg_parse(a, messages[k], strlen(messages[k]), &lim, 0, &budget, &msg, err,
-				 sizeof(err)) == PG_OK) {
+		if (pg_msg_parse(a, messages[k], strlen(messages[k]), &pg_fuzz_limits, 0, &budget,
+				 &msg, err, sizeof(err)) == PG_OK) {
 			pg_classification cls;
-			if (pg_classify(a, msg, none, PG_TIME_FIXED, 1767225600, 1767225600, &cls) ==
-			    PG_OK) {
+			if (pg_classify(a, msg, none, PG_TIME_FIXED, 1767225600, 1767225600,
+					&cls) == PG_OK) {
 				pg_symset syms = {.arena = a};
 				pg_actx ax = {.arena = a,
 					      .msg = msg,

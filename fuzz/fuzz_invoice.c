@@ -16,6 +16,7 @@
 #include <gmime/gmime.h>
 #include <libxml/parser.h>
 
+#include "fuzz.h"
 #include "engine/config.h"
 #include "mime/msg.h"
 #include "pec/classify.h"
@@ -93,16 +94,12 @@ static void message(struct fixture *fx, const uint8_t *data, size_t size, bool e
 	pg_arena *a = pg_arena_new();
 	if (a == NULL)
 		abort();
-	pg_limits lim = {.max_message_size = 1 << 20,
-			 .max_header_field = 16384,
-			 .max_header_block = 65536,
-			 .max_depth = 16,
-			 .max_parts = 200};
-	unsigned budget = lim.max_parts;
+	unsigned budget = pg_fuzz_limits.max_parts;
 	pg_msg *m = NULL;
 	char err[256];
-	if (size <= lim.max_message_size && pg_msg_parse(a, (const char *)data, size, &lim, 0,
-							 &budget, &m, err, sizeof(err)) == PG_OK) {
+	if (size <= pg_fuzz_limits.max_message_size &&
+	    pg_msg_parse(a, (const char *)data, size, &pg_fuzz_limits, 0, &budget, &m, err,
+			 sizeof(err)) == PG_OK) {
 		pg_classification cls;
 		if (pg_classify(a, m, fx->idx, PG_TIME_FIXED, 1767225600, 1767225600, &cls) !=
 		    PG_OK)

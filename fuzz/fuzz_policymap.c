@@ -29,8 +29,13 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 			abort(); /* a refusal names the line and the reason */
 		return 0;
 	}
-	static const char *const fixed[] = {"", "<>", "a@b", "<MARIO.ROSSI@PEC.EXAMPLE.IT>",
-					    "@", "x@@y", "user@pec.tribunale.example.it"};
+	static const char *const fixed[] = {"",
+					    "<>",
+					    "a@b",
+					    "<MARIO.ROSSI@PEC.EXAMPLE.IT>",
+					    "@",
+					    "x@@y",
+					    "user@pec.tribunale.example.it"};
 	for (size_t i = 0; i < sizeof(fixed) / sizeof(fixed[0]); i++)
 		lookup(m, fixed[i]);
 	/* Each line's first word, as given and in brackets. */

@@ -27,11 +27,10 @@ static const char spam_seed[] =
 	"To: you@example.test\r\nSubject: Invio File 1234567890\r\n"
 	"Message-ID: <a@example.test>\r\nDate: Mon, 7 Oct 2019 10:00:00 +0200\r\n\r\n"
 	"Gentile cliente, scarichi la fattura scaduta: http://198.51.100.7/fattura.zip\r\n";
-static const char ham_seed[] =
-	"From: Maria Rossi <maria@example.test>\r\nTo: you@example.test\r\n"
-	"Subject: riunione di lunedi\r\nMessage-ID: <b@example.test>\r\n"
-	"Date: Mon, 7 Oct 2019 10:00:00 +0200\r\n\r\n"
-	"Ciao, ci vediamo lunedi alle dieci per il bilancio.\r\n";
+static const char ham_seed[] = "From: Maria Rossi <maria@example.test>\r\nTo: you@example.test\r\n"
+			       "Subject: riunione di lunedi\r\nMessage-ID: <b@example.test>\r\n"
+			       "Date: Mon, 7 Oct 2019 10:00:00 +0200\r\n\r\n"
+			       "Ciao, ci vediamo lunedi alle dieci per il bilancio.\r\n";
 
 static pg_engine *eng;
 static char dir[4096];
@@ -89,7 +88,8 @@ static pg_engine *engine(void)
 static int on_clue(void *ctx, const char *token, int64_t nspam, int64_t nham, double p)
 {
 	(void)ctx;
-	if (token == NULL || strlen(token) > 4096 || nspam < 0 || nham < 0 || !(p >= 0.0 && p <= 1.0))
+	if (token == NULL || strlen(token) > 4096 || nspam < 0 || nham < 0 ||
+	    !(p >= 0.0 && p <= 1.0))
 		abort();
 	return 0;
 }

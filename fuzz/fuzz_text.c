@@ -6,6 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "fuzz.h"
 #include "mime/msg.h"
 #include "mime/text.h"
 
@@ -14,15 +15,10 @@ static void run(const char *d, size_t n)
 	pg_arena *a = pg_arena_new();
 	if (a == NULL)
 		abort();
-	pg_limits lim = {.max_message_size = 1 << 20,
-			 .max_header_field = 16384,
-			 .max_header_block = 65536,
-			 .max_depth = 16,
-			 .max_parts = 200};
-	unsigned budget = lim.max_parts;
+	unsigned budget = pg_fuzz_limits.max_parts;
 	pg_msg *m = NULL;
 	char err[256];
-	if (pg_msg_parse(a, d, n, &lim, 0, &budget, &m, err, sizeof(err)) == PG_OK) {
+	if (pg_msg_parse(a, d, n, &pg_fuzz_limits, 0, &budget, &m, err, sizeof(err)) == PG_OK) {
 		const pg_text *t = pg_msg_text(m);
 		if (t != NULL) {
 			size_t fl;

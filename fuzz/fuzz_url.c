@@ -17,6 +17,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "fuzz.h"
 #include "engine/config.h"
 #include "mime/msg.h"
 #include "scan/analyser.h"
@@ -78,16 +79,11 @@ static void run_message(const char *prefix, const uint8_t *data, size_t size)
 		memcpy(buf + pl, data, size);
 	buf[pl + size] = '\0';
 	pg_arena *a = pg_arena_new();
-	pg_limits lim = {.max_message_size = 1 << 20,
-			 .max_header_field = 16384,
-			 .max_header_block = 65536,
-			 .max_depth = 16,
-			 .max_parts = 200};
-	unsigned budget = lim.max_parts;
+	unsigned budget = pg_fuzz_limits.max_parts;
 	pg_msg *m = NULL;
 	char err[256];
-	if (a != NULL &&
-	    pg_msg_parse(a, buf, pl + size, &lim, 0, &budget, &m, err, sizeof(err)) == PG_OK) {
+	if (a != NULL && pg_msg_parse(a, buf, pl + size, &pg_fuzz_limits, 0, &budget, &m, err,
+				      sizeof(err)) == PG_OK) {
 		pg_classification cls;
 		memset(&cls, 0, sizeof(cls));
 		pg_symset syms = {.arena = a};
