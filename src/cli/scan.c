@@ -39,7 +39,7 @@ struct scan_ctx {
 /* How many of the statistical filter's clues --explain shows in the table
  * (JSON has all of them, up to PG_EXPLAIN_MAX: bayes.max_significant is at
  * most 1000). */
-#define EXPLAIN_CLUES 15
+#define EXPLAIN_CLUES  15
 #define PG_EXPLAIN_MAX 1000
 
 static void scan_usage(FILE *f)

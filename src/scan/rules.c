@@ -686,7 +686,7 @@ static pg_status compile_pcre(struct rule *r, const char *hs_msg, char *err, siz
  * compiling, never an error. */
 
 #define CACHE_MAGIC "pecguard-hs-1\n"
-#define CACHE_MAX (256u << 20)
+#define CACHE_MAX   (256u << 20)
 
 static bool cache_key(const char *const *ex, const unsigned *fl, const unsigned *ids, size_t m,
 		      char hex[65])
@@ -703,7 +703,8 @@ static bool cache_key(const char *const *ex, const unsigned *fl, const unsigned 
 	const char *ver = hs_version();
 	bool ok = EVP_DigestInit_ex(md, EVP_sha256(), NULL) &&
 		  EVP_DigestUpdate(md, CACHE_MAGIC, strlen(CACHE_MAGIC)) &&
-		  EVP_DigestUpdate(md, ver, strlen(ver) + 1) && EVP_DigestUpdate(md, pv, sizeof(pv));
+		  EVP_DigestUpdate(md, ver, strlen(ver) + 1) &&
+		  EVP_DigestUpdate(md, pv, sizeof(pv));
 	for (size_t i = 0; ok && i < m; i++) {
 		uint32_t v[3] = {ids[i], fl[i], (uint32_t)strlen(ex[i])};
 		ok = EVP_DigestUpdate(md, v, sizeof(v)) && EVP_DigestUpdate(md, ex[i], v[2]);
@@ -769,8 +770,8 @@ static bool cache_load(const char *dir, const char *key, const unsigned *ids, si
 	if (dl != (uint64_t)(n - 32 - off))
 		goto out;
 	*db = NULL;
-	if (dl > 0 && hs_deserialize_database((const char *)buf + off, (size_t)dl, db) !=
-			      HS_SUCCESS) {
+	if (dl > 0 &&
+	    hs_deserialize_database((const char *)buf + off, (size_t)dl, db) != HS_SUCCESS) {
 		*db = NULL;
 		goto out;
 	}
@@ -823,9 +824,43 @@ static void cache_save(const char *dir, const char *key, const size_t *pcre, siz
 	pg_buf_free(&b);
 }
 
-/* One database for the class; patterns Vectorscan refuses go to PCRE2, one
- * at a time (hs_compile_multi names the first it cannot take).  cache_dir:
- * the state directory, or NULL. */
+/* Compiles the class's m patterns into one database; patterns Vectorscan
+ * refuses go to PCRE2, one at a time (hs_compile_multi names the first it
+ * cannot take).  ex, fl and ids are consumed. */
+static pg_status compile_fresh(struct rules_state *st, struct rclass *c, const char **ex,
+			       unsigned *fl, unsigned *ids, size_t m, char *err, size_t errlen)
+{
+	while (m > 0) {
+		hs_compile_error_t *ce = NULL;
+		if (hs_compile_multi(ex, fl, ids, (unsigned)m, HS_MODE_BLOCK, NULL, &c->db, &ce) ==
+		    HS_SUCCESS)
+			break;
+		c->db = NULL;
+		if (ce == NULL)
+			return PG_ERR_NOMEM;
+		if (ce->expression < 0 || (size_t)ce->expression >= m) {
+			setf(err, errlen, "rules of type %s%s%s: Vectorscan: %s",
+			     type_names[c->type], c->header ? " on " : "",
+			     c->header ? c->header : "", ce->message);
+			hs_free_compile_error(ce);
+			return PG_ERR_CONFIG;
+		}
+		size_t k = (size_t)ce->expression;
+		pg_status ret = compile_pcre(&st->r[ids[k]], ce->message, err, errlen);
+		hs_free_compile_error(ce);
+		if (ret != PG_OK)
+			return ret;
+		c->pcre[c->npcre++] = ids[k];
+		memmove(ex + k, ex + k + 1, (m - k - 1) * sizeof(*ex));
+		memmove(fl + k, fl + k + 1, (m - k - 1) * sizeof(*fl));
+		memmove(ids + k, ids + k + 1, (m - k - 1) * sizeof(*ids));
+		m--;
+	}
+	return PG_OK;
+}
+
+/* One database for the class, from the cache in cache_dir (the state
+ * directory, or NULL) when it has it, else compiled and then cached. */
 static pg_status compile_class(struct rules_state *st, struct rclass *c, const char *cache_dir,
 			       char *err, size_t errlen)
 {
@@ -846,58 +881,19 @@ static pg_status compile_class(struct rules_state *st, struct rclass *c, const c
 		fl[i] = hs_flags(r);
 		ids[i] = (unsigned)c->rules[i];
 	}
-	char key[65] = "";
-	if (cache_dir != NULL && !cache_key(ex, fl, ids, m, key))
-		key[0] = '\0';
-	if (key[0] != '\0') {
-		size_t *pc = calloc(m, sizeof(*pc));
-		size_t np = 0;
-		if (pc != NULL && cache_load(cache_dir, key, ids, m, pc, &np, &c->db)) {
-			for (size_t i = 0; i < np && ret == PG_OK; i++) {
-				ret = compile_pcre(&st->r[pc[i]], "(cached)", err, errlen);
-				if (ret == PG_OK)
-					c->pcre[c->npcre++] = pc[i];
-			}
-			free(pc);
-			if (ret != PG_OK)
-				goto out;
-			m = 0; /* compiled */
-			key[0] = '\0'; /* nothing to save */
-		} else {
-			free(pc);
-		}
+	char key[65];
+	bool cacheable = cache_dir != NULL && cache_key(ex, fl, ids, m, key);
+	if (cacheable && cache_load(cache_dir, key, ids, m, c->pcre, &c->npcre, &c->db)) {
+		/* the patterns Vectorscan refused, for PCRE2 again */
+		for (size_t i = 0; i < c->npcre && ret == PG_OK; i++)
+			ret = compile_pcre(&st->r[c->pcre[i]], "(cached)", err, errlen);
+	} else {
+		ret = compile_fresh(st, c, ex, fl, ids, m, err, errlen);
+		if (ret == PG_OK && cacheable)
+			cache_save(cache_dir, key, c->pcre, c->npcre, c->db);
 	}
-	while (m > 0) {
-		hs_compile_error_t *ce = NULL;
-		if (hs_compile_multi(ex, fl, ids, (unsigned)m, HS_MODE_BLOCK, NULL, &c->db, &ce) ==
-		    HS_SUCCESS)
-			break;
-		c->db = NULL;
-		if (ce == NULL) {
-			ret = PG_ERR_NOMEM;
-			goto out;
-		}
-		if (ce->expression < 0 || (size_t)ce->expression >= m) {
-			setf(err, errlen, "rules of type %s%s%s: Vectorscan: %s",
-			     type_names[c->type], c->header ? " on " : "",
-			     c->header ? c->header : "", ce->message);
-			hs_free_compile_error(ce);
-			ret = PG_ERR_CONFIG;
-			goto out;
-		}
-		size_t k = (size_t)ce->expression;
-		ret = compile_pcre(&st->r[ids[k]], ce->message, err, errlen);
-		hs_free_compile_error(ce);
-		if (ret != PG_OK)
-			goto out;
-		c->pcre[c->npcre++] = ids[k];
-		memmove(ex + k, ex + k + 1, (m - k - 1) * sizeof(*ex));
-		memmove(fl + k, fl + k + 1, (m - k - 1) * sizeof(*fl));
-		memmove(ids + k, ids + k + 1, (m - k - 1) * sizeof(*ids));
-		m--;
-	}
-	if (key[0] != '\0')
-		cache_save(cache_dir, key, c->pcre, c->npcre, c->db);
+	if (ret != PG_OK)
+		goto out;
 	if (c->db != NULL) {
 		if (!st->pool_ready) {
 			if (pthread_mutex_init(&st->pool.mu, NULL) != 0) {
@@ -1043,9 +1039,9 @@ static pg_status rules_init(const pg_config *cfg, void **state, char *err, size_
 	const char *sd = pg_cfg_str(cfg, "state_dir", "");
 	struct stat sb;
 	const char *cache_dir = pg_cfg_bool(cfg, "rules_cache", true) && sd[0] != '\0' &&
-					stat(sd, &sb) == 0 && S_ISDIR(sb.st_mode)
-				? sd
-				: NULL;
+						stat(sd, &sb) == 0 && S_ISDIR(sb.st_mode)
+					? sd
+					: NULL;
 	for (size_t i = 0; i < st->nc; i++)
 		if ((ret = compile_class(st, &st->c[i], cache_dir, err, errlen)) != PG_OK)
 			goto fail;
