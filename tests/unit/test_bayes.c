@@ -16,32 +16,9 @@
 #include "harness.h"
 #include "mime/text.h"
 #include "scan/bayes.h"
+#include "rmtree.h"
 
 /* ---- helpers ------------------------------------------------------------ */
-
-static void rm_rf(const char *path)
-{
-	struct stat sb;
-	if (lstat(path, &sb) != 0)
-		return;
-	if (S_ISDIR(sb.st_mode)) {
-		DIR *d = opendir(path);
-		if (d != NULL) {
-			struct dirent *e;
-			while ((e = readdir(d)) != NULL) {
-				if (strcmp(e->d_name, ".") == 0 || strcmp(e->d_name, "..") == 0)
-					continue;
-				char sub[4096];
-				snprintf(sub, sizeof(sub), "%s/%s", path, e->d_name);
-				rm_rf(sub);
-			}
-			closedir(d);
-		}
-		rmdir(path);
-	} else {
-		unlink(path);
-	}
-}
 
 static bool has(const uint64_t *v, size_t n, uint64_t h)
 {
