@@ -369,7 +369,7 @@ static pg_status header_init(const pg_config *cfg, void **state, char *err, size
 	}
 	st->a = a;
 	st->psl = psl_builtin();
-	st->future_slack = pg_cfg_int(cfg, "header.date_future_slack", 86400);
+	st->future_slack = pg_cfg_int(cfg, "header.date_future_slack", 10800);
 	st->min_year = (int)pg_cfg_int(cfg, "header.date_min_year", 1980);
 	st->list_factor = pg_cfg_float(cfg, "header.replyto_list_factor", 0.2);
 	pg_status s = PG_OK;
@@ -553,11 +553,66 @@ static pg_status check_replyto(pg_actx *ax, const struct hstate *st)
 			     "reply-to %s, from %s%s", rr, fr, list ? " (mailing list)" : "");
 }
 
+/* The zone of a Date ("+0100", "-0430") as written: the last "+HHMM" or
+ * "-HHMM" of the value, before any trailing comment.  False when there is
+ * none ("GMT", "EST" and other names are not checked). */
+static bool date_zone(const char *v, int *hh, int *mm)
+{
+	const char *z = NULL;
+	for (const char *p = v; *p; p++)
+		if ((*p == '+' || *p == '-') && g_ascii_isdigit(p[1]) && g_ascii_isdigit(p[2]) &&
+		    g_ascii_isdigit(p[3]) && g_ascii_isdigit(p[4]) && !g_ascii_isdigit(p[5]) &&
+		    (p == v || p[-1] == ' ' || p[-1] == '\t'))
+			z = p;
+	if (z == NULL)
+		return false;
+	*hh = (z[1] - '0') * 10 + (z[2] - '0');
+	*mm = (z[3] - '0') * 10 + (z[4] - '0');
+	if (*z == '-')
+		*hh = -*hh;
+	return true;
+}
+
+/* When the message was received: the date of the topmost Received header
+ * (written by the receiving MTA, in the milter's case ours) when it parses
+ * and is not after now; else now.  Re-scanning old mail then judges its
+ * Date against its own delivery, as the milter did. */
+static int64_t received_at(const pg_msg *m, int64_t now)
+{
+	GMimeHeaderList *hl = g_mime_object_get_header_list(GMIME_OBJECT(m->gm));
+	int n = hl ? g_mime_header_list_get_count(hl) : 0;
+	for (int i = 0; i < n; i++) {
+		GMimeHeader *h = g_mime_header_list_get_header_at(hl, i);
+		const char *hn = g_mime_header_get_name(h);
+		if (hn == NULL || !pg_streq_ci(hn, "Received"))
+			continue;
+		const char *v = g_mime_header_get_value(h);
+		const char *semi = v ? strrchr(v, ';') : NULL;
+		if (semi == NULL)
+			return now;
+		GDateTime *dt = g_mime_utils_header_decode_date(semi + 1);
+		if (dt == NULL)
+			return now;
+		int64_t t = (int64_t)g_date_time_to_unix(dt);
+		g_date_time_unref(dt);
+		return t > 0 && t <= now ? t : now;
+	}
+	return now;
+}
+
 static pg_status check_date(pg_actx *ax, const struct hstate *st)
 {
 	const char *v = pg_msg_header(ax->msg, "Date");
 	if (v == NULL || pg_trim(v, &(size_t){0})[0] == '\0')
 		return pg_sym(ax, "HDR_DATE_MISSING", NULL);
+	/* Real zones run from -12:00 to +14:00, in whole, half or
+	 * three-quarter hours; ratware writes "-1600" and "+0017". */
+	int hh, mm;
+	if (date_zone(v, &hh, &mm) && (hh < -12 || hh > 14 || (mm != 0 && mm != 30 && mm != 45))) {
+		pg_status s = pg_sym(ax, "HDR_DATE_BAD_ZONE", "%.80s", v);
+		if (s != PG_OK)
+			return s;
+	}
 	GDateTime *dt = g_mime_utils_header_decode_date(v);
 	if (dt == NULL)
 		return pg_sym(ax, "HDR_DATE_INVALID", "unparsable: %.80s", v);
@@ -568,9 +623,10 @@ static pg_status check_date(pg_actx *ax, const struct hstate *st)
 		return pg_sym(ax, "HDR_DATE_INVALID", "year %d: %.80s", year, v);
 	/* Only the future is suspect: mail is read (and re-scanned) long after
 	 * it was written, and test corpora are decades old. */
-	if (t > ax->now + st->future_slack)
-		return pg_sym(ax, "HDR_DATE_FUTURE", "%lld hours ahead: %.80s",
-			      (long long)((t - ax->now) / 3600), v);
+	int64_t at = received_at(ax->msg, ax->now);
+	if (t > at + st->future_slack)
+		return pg_sym(ax, "HDR_DATE_FUTURE", "%lld hours after it was received: %.80s",
+			      (long long)((t - at) / 3600), v);
 	return PG_OK;
 }
 

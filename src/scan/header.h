@@ -12,7 +12,8 @@
  *   HDR_FAKE_PEC_BAD_SIGNATURE  PEC markers, signature fails a check
  *   HDR_FAKE_PEC             PEC markers, signed, another check fails
  *   HDR_PEC_LIST_WRAPPED     a genuine envelope re-sent by a mailing list
- *   HDR_DATE_MISSING / HDR_DATE_INVALID / HDR_DATE_FUTURE
+ *   HDR_DATE_MISSING / HDR_DATE_INVALID / HDR_DATE_FUTURE (after the
+ *                            topmost Received) / HDR_DATE_BAD_ZONE
  *   HDR_MSGID_MISSING / HDR_MSGID_INVALID
  *
  * Settings live in the "header" group (etc/pecguard.d/header.conf),
