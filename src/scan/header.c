@@ -573,6 +573,85 @@ static bool date_zone(const char *v, int *hh, int *mm)
 	return true;
 }
 
+/* Days from 1970-01-01 to y-m-d (proleptic Gregorian; m 1-12). */
+static int64_t days_from_civil(int64_t y, int m, int d)
+{
+	y -= m <= 2;
+	int64_t era = (y >= 0 ? y : y - 399) / 400;
+	int64_t yoe = y - era * 400;
+	int64_t doy = (153 * (m + (m > 2 ? -3 : 9)) + 2) / 5 + d - 1;
+	int64_t doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
+	return era * 146097 + doe - 719468;
+}
+
+static bool digits(const char **p, int n, int *out)
+{
+	int v = 0;
+	for (int i = 0; i < n; i++, (*p)++) {
+		if (!g_ascii_isdigit(**p))
+			return false;
+		v = v * 10 + (**p - '0');
+	}
+	*out = v;
+	return true;
+}
+
+/* The date MTAs write in Received ("Mon, 26 Aug 2002 15:15:19 -0400
+ * (EDT)") as a Unix time, read strictly and fast; -1 for anything else,
+ * which goes to GMime's lenient parser.  (GMime builds a GDateTime and a
+ * GTimeZone per call.)  tests/data/header/date_*received*.eml hold
+ * both sides of the slack. */
+static int64_t date_fast(const char *p)
+{
+	static const char mon[] = "JanFebMarAprMayJunJulAugSepOctNovDec";
+	while (*p == ' ' || *p == '\t' || *p == '\r' || *p == '\n')
+		p++;
+	if (g_ascii_isalpha(p[0]) && g_ascii_isalpha(p[1]) && g_ascii_isalpha(p[2]) && p[3] == ',')
+		p += 4;
+	while (*p == ' ')
+		p++;
+	int d, y, hh, mi, ss = 0, zh, zm, m = 0;
+	if (!digits(&p, g_ascii_isdigit(p[1]) ? 2 : 1, &d) || *p++ != ' ')
+		return -1;
+	for (int i = 0; i < 12; i++)
+		if (strncmp(p, mon + 3 * i, 3) == 0)
+			m = i + 1;
+	if (m == 0 || p[3] != ' ')
+		return -1;
+	p += 4;
+	if (!digits(&p, 4, &y) || *p++ != ' ' || !digits(&p, 2, &hh) || *p++ != ':' ||
+	    !digits(&p, 2, &mi))
+		return -1;
+	if (*p == ':' && (p++, !digits(&p, 2, &ss)))
+		return -1;
+	if (*p++ != ' ' || (*p != '+' && *p != '-'))
+		return -1;
+	int sign = *p++ == '-' ? -1 : 1;
+	if (!digits(&p, 2, &zh) || !digits(&p, 2, &zm) || (*p != '\0' && *p != ' ' && *p != '\r'))
+		return -1;
+	static const int mdays[] = {31, 29, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31};
+	bool leap = (y % 4 == 0 && y % 100 != 0) || y % 400 == 0;
+	if (y < 1900 || d < 1 || d > mdays[m - 1] || (m == 2 && d == 29 && !leap) || hh > 23 ||
+	    mi > 59 || ss > 60 || zh > 23 || zm > 59)
+		return -1;
+	return days_from_civil(y, m, d) * 86400 + hh * 3600 + mi * 60 + ss -
+	       sign * (zh * 3600 + zm * 60);
+}
+
+/* A Received header's date as a Unix time, or -1. */
+static int64_t received_time(const char *v)
+{
+	int64_t t = date_fast(v);
+	if (t >= 0)
+		return t;
+	GDateTime *dt = g_mime_utils_header_decode_date(v);
+	if (dt == NULL)
+		return -1;
+	t = (int64_t)g_date_time_to_unix(dt);
+	g_date_time_unref(dt);
+	return t;
+}
+
 /* When the message was received: the date of the topmost Received header
  * (written by the receiving MTA, in the milter's case ours) when it parses
  * and is not after now; else now.  Re-scanning old mail then judges its
@@ -586,15 +665,10 @@ static int64_t received_at(const pg_msg *m, int64_t now)
 		const char *hn = g_mime_header_get_name(h);
 		if (hn == NULL || !pg_streq_ci(hn, "Received"))
 			continue;
-		const char *v = g_mime_header_get_value(h);
+		/* raw: get_value would decode and copy the whole header */
+		const char *v = g_mime_header_get_raw_value(h);
 		const char *semi = v ? strrchr(v, ';') : NULL;
-		if (semi == NULL)
-			return now;
-		GDateTime *dt = g_mime_utils_header_decode_date(semi + 1);
-		if (dt == NULL)
-			return now;
-		int64_t t = (int64_t)g_date_time_to_unix(dt);
-		g_date_time_unref(dt);
+		int64_t t = semi ? received_time(semi + 1) : -1;
 		return t > 0 && t <= now ? t : now;
 	}
 	return now;
