@@ -203,6 +203,10 @@ PG_API const char *pg_scan_provider(const pg_scan *scan);
 /* Machine-readable reasons, "code" or "code: detail". */
 PG_API size_t pg_scan_reason_count(const pg_scan *scan);
 PG_API const char *pg_scan_reason(const pg_scan *scan, size_t i);
+/* Non-zero when a reason records evidence -- a PEC marker found, a check
+ * passed ("signature-valid", "daticert-absent" of an anomaly, ...) --
+ * rather than a failed check or a limit (docs/CLASSES.md). */
+PG_API int pg_reason_is_evidence(const char *reason);
 /* Status of the last run (PG_OK, or the limit that was hit...). */
 PG_API pg_status pg_scan_status(const pg_scan *scan);
 

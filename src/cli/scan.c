@@ -75,22 +75,6 @@ static void print_table_header(void)
 	       "MESSAGE");
 }
 
-static bool is_evidence(const char *r)
-{
-	static const char *const ok[] = {"marker",
-					 "signature-valid",
-					 "signer-in-index",
-					 "certificate-valid-at",
-					 "daticert-consistent",
-					 "sender-domain-managed",
-					 "daticert-absent",
-					 NULL};
-	for (int i = 0; ok[i]; i++)
-		if (strncmp(r, ok[i], strlen(ok[i])) == 0)
-			return true;
-	return false;
-}
-
 static void print_row(const char *path, size_t mbox_index, pg_scan *s)
 {
 	char where[4096];
@@ -116,7 +100,7 @@ static void print_row(const char *path, size_t mbox_index, pg_scan *s)
 	if (c == PG_CLASS_INVALID_PEC || pg_scan_status(s) != PG_OK) {
 		for (size_t i = 0; i < pg_scan_reason_count(s); i++) {
 			const char *r = pg_scan_reason(s, i);
-			if (!is_evidence(r))
+			if (!pg_reason_is_evidence(r))
 				printf("%-13s   %s\n", "", r);
 		}
 	}

@@ -65,22 +65,9 @@ static pg_status add(pg_scan *s, const char *name, pg_buf *b)
 /* The first failed check of an invalid PEC message. */
 static const char *first_failure(const pg_classification *c)
 {
-	static const char *const evidence[] = {"marker",
-					       "signature-valid",
-					       "signer-in-index",
-					       "certificate-valid-at",
-					       "daticert-consistent",
-					       "sender-domain-managed",
-					       "daticert-absent",
-					       "embedded-signature",
-					       NULL};
 	for (size_t i = 0; i < c->reasons.n; i++) {
 		const char *r = c->reasons.v[i];
-		bool ev = false;
-		for (int k = 0; evidence[k]; k++)
-			if (strncmp(r, evidence[k], strlen(evidence[k])) == 0)
-				ev = true;
-		if (!ev)
+		if (!pg_reason_is_evidence(r))
 			return r;
 	}
 	return NULL;

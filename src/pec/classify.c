@@ -38,13 +38,37 @@ pg_status pg_reasons_add(pg_reasons *r, const char *code, const char *fmt, ...)
 	return PG_OK;
 }
 
-bool pg_reasons_has(const pg_reasons *r, const char *code)
+/* Is reason the code, or the code with a detail ("code: ...")? */
+static bool reason_is(const char *reason, const char *code)
 {
 	size_t n = strlen(code);
+	return strncmp(reason, code, n) == 0 && (reason[n] == '\0' || reason[n] == ':');
+}
+
+bool pg_reasons_has(const pg_reasons *r, const char *code)
+{
 	for (size_t i = 0; i < r->n; i++)
-		if (strncmp(r->v[i], code, n) == 0 && (r->v[i][n] == '\0' || r->v[i][n] == ':'))
+		if (reason_is(r->v[i], code))
 			return true;
 	return false;
+}
+
+int pg_reason_is_evidence(const char *reason)
+{
+	static const char *const codes[] = {"marker",
+					    "signature-valid",
+					    "signer-in-index",
+					    "certificate-valid-at",
+					    "daticert-consistent",
+					    "daticert-absent",
+					    "sender-domain-managed",
+					    "no-pec-markers",
+					    "embedded-signature",
+					    NULL};
+	for (int i = 0; codes[i]; i++)
+		if (reason_is(reason, codes[i]))
+			return 1;
+	return 0;
 }
 
 /* ---- PEC vocabulary ---------------------------------------------------- */

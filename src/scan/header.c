@@ -765,26 +765,6 @@ static pg_status check_msgid(pg_actx *ax)
 
 /* ---- PEC markers on mail that is not valid PEC ------------------------- */
 
-static bool is_evidence(const char *reason)
-{
-	static const char *const codes[] = {"marker",
-					    "signature-valid",
-					    "signer-in-index",
-					    "certificate-valid-at",
-					    "daticert-consistent",
-					    "daticert-absent",
-					    "sender-domain-managed",
-					    "no-pec-markers",
-					    "embedded-signature",
-					    NULL};
-	for (int i = 0; codes[i]; i++) {
-		size_t n = strlen(codes[i]);
-		if (strncmp(reason, codes[i], n) == 0 && (reason[n] == '\0' || reason[n] == ':'))
-			return true;
-	}
-	return false;
-}
-
 static bool is_signature_failure(const char *code)
 {
 	static const char *const codes[] = {"not-multipart-signed",
@@ -819,7 +799,7 @@ static pg_status check_pec(pg_actx *ax)
 		if (strncmp(r, "embedded-signature:", 19) == 0 && strstr(r, " verifies;") != NULL &&
 		    strstr(r, "not in the index") == NULL)
 			wrapped = true;
-		if (is_evidence(r))
+		if (pg_reason_is_evidence(r))
 			continue;
 		const char *colon = strchr(r, ':');
 		size_t n = colon ? (size_t)(colon - r) : strlen(r);

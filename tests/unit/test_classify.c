@@ -313,6 +313,40 @@ static void names_are_stable(void **state)
 	assert_string_equal(pg_status_name(PG_ERR_TOO_DEEP), "too-deep");
 }
 
+/* Evidence and failure, as the headers, the CLI and the header analyser
+ * read the reasons. */
+static void reasons_evidence_or_failure(void **state)
+{
+	(void)state;
+	static const char *const evidence[] = {"marker: X-Trasporto: posta-certificata",
+					       "signature-valid: sha256 over 10 bytes",
+					       "signer-in-index",
+					       "certificate-valid-at: 2026-01-01T00:00:00Z",
+					       "daticert-consistent",
+					       "daticert-absent",
+					       "sender-domain-managed",
+					       "no-pec-markers",
+					       "embedded-signature: verifies; signer x",
+					       NULL};
+	static const char *const failed[] = {"not-signed",
+					     "signature-invalid: bad",
+					     "signer-not-in-index",
+					     "certificate-expired",
+					     "daticert-missing",
+					     "daticert-sender-mismatch: a vs b",
+					     "sender-domain-not-managed",
+					     "signed-not-top-level",
+					     "limit-exceeded: too deep",
+					     "markers",
+					     "marker-x",
+					     "",
+					     NULL};
+	for (int i = 0; evidence[i]; i++)
+		assert_true(pg_reason_is_evidence(evidence[i]));
+	for (int i = 0; failed[i]; i++)
+		assert_false(pg_reason_is_evidence(failed[i]));
+}
+
 int main(void)
 {
 	char probe[4096];
@@ -333,6 +367,7 @@ int main(void)
 		cmocka_unit_test(no_index_no_pec),
 		cmocka_unit_test(caps_give_safe_verdicts),
 		cmocka_unit_test(names_are_stable),
+		cmocka_unit_test(reasons_evidence_or_failure),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
