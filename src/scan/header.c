@@ -14,6 +14,7 @@
 #include <libpsl.h>
 
 #include "mime/text.h"
+#include "util/ptime.h"
 #include "util/str.h"
 
 #define SHORT_NAME 5 /* names this short match whole words, case as written */
@@ -573,76 +574,13 @@ static bool date_zone(const char *v, int *hh, int *mm)
 	return true;
 }
 
-/* Days from 1970-01-01 to y-m-d (proleptic Gregorian; m 1-12). */
-static int64_t days_from_civil(int64_t y, int m, int d)
-{
-	y -= m <= 2;
-	int64_t era = (y >= 0 ? y : y - 399) / 400;
-	int64_t yoe = y - era * 400;
-	int64_t doy = (153 * (m + (m > 2 ? -3 : 9)) + 2) / 5 + d - 1;
-	int64_t doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
-	return era * 146097 + doe - 719468;
-}
-
-static bool digits(const char **p, int n, int *out)
-{
-	int v = 0;
-	for (int i = 0; i < n; i++, (*p)++) {
-		if (!g_ascii_isdigit(**p))
-			return false;
-		v = v * 10 + (**p - '0');
-	}
-	*out = v;
-	return true;
-}
-
-/* The date MTAs write in Received ("Mon, 26 Aug 2002 15:15:19 -0400
- * (EDT)") as a Unix time, read strictly and fast; -1 for anything else,
- * which goes to GMime's lenient parser.  (GMime builds a GDateTime and a
- * GTimeZone per call.)  tests/data/header/date_*received*.eml hold
- * both sides of the slack. */
-static int64_t date_fast(const char *p)
-{
-	static const char mon[] = "JanFebMarAprMayJunJulAugSepOctNovDec";
-	while (*p == ' ' || *p == '\t' || *p == '\r' || *p == '\n')
-		p++;
-	if (g_ascii_isalpha(p[0]) && g_ascii_isalpha(p[1]) && g_ascii_isalpha(p[2]) && p[3] == ',')
-		p += 4;
-	while (*p == ' ')
-		p++;
-	int d, y, hh, mi, ss = 0, zh, zm, m = 0;
-	if (!digits(&p, g_ascii_isdigit(p[1]) ? 2 : 1, &d) || *p++ != ' ')
-		return -1;
-	for (int i = 0; i < 12; i++)
-		if (strncmp(p, mon + 3 * i, 3) == 0)
-			m = i + 1;
-	if (m == 0 || p[3] != ' ')
-		return -1;
-	p += 4;
-	if (!digits(&p, 4, &y) || *p++ != ' ' || !digits(&p, 2, &hh) || *p++ != ':' ||
-	    !digits(&p, 2, &mi))
-		return -1;
-	if (*p == ':' && (p++, !digits(&p, 2, &ss)))
-		return -1;
-	if (*p++ != ' ' || (*p != '+' && *p != '-'))
-		return -1;
-	int sign = *p++ == '-' ? -1 : 1;
-	if (!digits(&p, 2, &zh) || !digits(&p, 2, &zm) || (*p != '\0' && *p != ' ' && *p != '\r'))
-		return -1;
-	static const int mdays[] = {31, 29, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31};
-	bool leap = (y % 4 == 0 && y % 100 != 0) || y % 400 == 0;
-	if (y < 1900 || d < 1 || d > mdays[m - 1] || (m == 2 && d == 29 && !leap) || hh > 23 ||
-	    mi > 59 || ss > 60 || zh > 23 || zm > 59)
-		return -1;
-	return days_from_civil(y, m, d) * 86400 + hh * 3600 + mi * 60 + ss -
-	       sign * (zh * 3600 + zm * 60);
-}
-
 /* A Received header's date as a Unix time, or -1. */
 static int64_t received_time(const char *v)
 {
-	int64_t t = date_fast(v);
-	if (t >= 0)
+	/* The strict parser reads what MTAs write in a fraction of GMime's
+	 * time (GMime builds a GDateTime and a GTimeZone per call). */
+	int64_t t;
+	if (pg_time_parse_rfc5322(v, &t) == 0)
 		return t;
 	GDateTime *dt = g_mime_utils_header_decode_date(v);
 	if (dt == NULL)

@@ -28,6 +28,11 @@ int64_t pg_time_from_utc(int year, int mon, int mday, int hour, int min, int sec
 	return days * 86400 + hour * 3600 + min * 60 + sec;
 }
 
+static int alpha(char c)
+{
+	return (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z');
+}
+
 static int digits(const char **p, int n, int *out)
 {
 	int v = 0;
@@ -88,6 +93,49 @@ int pg_time_parse_iso8601(const char *s, int64_t *out)
 	if (t == -1 && !(Y == 1969 && M == 12 && D == 31))
 		return -1;
 	*out = t - off;
+	return 0;
+}
+
+int pg_time_parse_rfc5322(const char *s, int64_t *out)
+{
+	static const char mon[] = "JanFebMarAprMayJunJulAugSepOctNovDec";
+	const char *p = s;
+	while (*p == ' ' || *p == '\t' || *p == '\r' || *p == '\n')
+		p++;
+	/* an optional day name: "Mon, " */
+	if (alpha(p[0]) && alpha(p[1]) && alpha(p[2]) && p[3] == ',')
+		p += 4;
+	while (*p == ' ')
+		p++;
+	int D, M = 0, Y, h, m, sec = 0, oh, om;
+	if (digits(&p, p[1] >= '0' && p[1] <= '9' ? 2 : 1, &D) || *p++ != ' ')
+		return -1;
+	for (int i = 0; i < 12; i++)
+		if (strncmp(p, mon + 3 * i, 3) == 0)
+			M = i + 1;
+	if (M == 0 || p[3] != ' ')
+		return -1;
+	p += 4;
+	if (digits(&p, 4, &Y) || *p++ != ' ' || digits(&p, 2, &h) || *p++ != ':' ||
+	    digits(&p, 2, &m))
+		return -1;
+	if (*p == ':') {
+		p++;
+		if (digits(&p, 2, &sec))
+			return -1;
+	}
+	if (*p++ != ' ' || (*p != '+' && *p != '-'))
+		return -1;
+	int sign = *p++ == '-' ? -1 : 1;
+	if (digits(&p, 2, &oh) || digits(&p, 2, &om) || oh > 23 || om > 59)
+		return -1;
+	/* what may follow: a comment "(EDT)", or the end of the line */
+	if (*p != '\0' && *p != ' ' && *p != '\t' && *p != '\r' && *p != '\n')
+		return -1;
+	int64_t t = pg_time_from_utc(Y, M, D, h, m, sec);
+	if (t == -1 && !(Y == 1969 && M == 12 && D == 31))
+		return -1;
+	*out = t - sign * (oh * 3600 + om * 60);
 	return 0;
 }
 

@@ -12,6 +12,12 @@
  * "2014-08-06 12:00:00", fractional seconds ignored, "2014-08-06" (midnight
  * UTC).  A time without a zone is taken as UTC.  Returns 0 or -1. */
 int pg_time_parse_iso8601(const char *s, int64_t *out);
+/* Parses the RFC 5322 date-time as MTAs write it in Received headers:
+ * "[Mon, ]26 Aug 2002 15:15:19 -0400", seconds optional, a comment may
+ * follow.  Strict (English month names, numeric zone, real calendar dates):
+ * anything else is -1, for a lenient parser (GMime's) to try.  Returns 0
+ * or -1. */
+int pg_time_parse_rfc5322(const char *s, int64_t *out);
 /* Seconds since the epoch of a broken-down UTC time (no timezone, no
  * locale); -1 on an out-of-range field. */
 int64_t pg_time_from_utc(int year, int mon, int mday, int hour, int min, int sec);

@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include <cmocka.h>
+#include <gmime/gmime.h>
 
 #include "util/arena.h"
 #include "util/buf.h"
@@ -145,6 +146,44 @@ static void time_parse_and_format(void **state)
 	assert_string_equal(buf, "2014-08-06T12:00:00Z");
 }
 
+static void time_parse_rfc5322(void **state)
+{
+	(void)state;
+	static const struct {
+		const char *in;
+		int64_t t; /* -1: refused (the lenient parser's turn) */
+	} cases[] = {
+		{"Mon, 26 Aug 2002 15:15:19 -0400 (EDT)", 1030389319},
+		{" 27 May 2001 16:50:45 -0000", 990982245},
+		{"\n\tThu, 1 Aug 2002 04:33 +1345", 1028126880},
+		{"Thu, 29 Feb 2024 00:00:00 +0000\r\n", 1709164800},
+		{"Wed, 29 Feb 2023 00:00:00 +0000", -1}, /* not a leap year */
+		{"Mon, 26 Aug 2002 15:15:19 EDT", -1},   /* zone names: lenient */
+		{"Mon, 26 Aug 2002 15:15:19", -1},
+		{"Mon, 26 Agosto 2002 15:15:19 +0200", -1},
+		{"Mon, 26 Aug 02 15:15:19 +0200", -1},
+		{"Mon, 26 Aug 2002 25:15:19 +0200", -1},
+		{"Mon, 26 Aug 2002 15:15:19 +0200x", -1},
+		{"M12, 26 Aug 2002 15:15:19 +0200", -1},
+		{"", -1},
+	};
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		int64_t t = 0;
+		int r = pg_time_parse_rfc5322(cases[i].in, &t);
+		if (cases[i].t < 0) {
+			assert_int_equal(r, -1);
+			continue;
+		}
+		assert_int_equal(r, 0);
+		assert_int_equal(t, cases[i].t);
+		/* the same instant as GMime's lenient parser gives */
+		GDateTime *dt = g_mime_utils_header_decode_date(cases[i].in);
+		assert_non_null(dt);
+		assert_int_equal((int64_t)g_date_time_to_unix(dt), t);
+		g_date_time_unref(dt);
+	}
+}
+
 static void json_escaping(void **state)
 {
 	(void)state;
@@ -171,6 +210,7 @@ int main(void)
 		cmocka_unit_test(buf_cap_is_hard),
 		cmocka_unit_test(str_helpers),
 		cmocka_unit_test(time_parse_and_format),
+		cmocka_unit_test(time_parse_rfc5322),
 		cmocka_unit_test(json_escaping),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
