@@ -32,14 +32,7 @@ static pg_engine *engine(void)
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
-	pg_scan *s = NULL;
-	if (pg_scan_new(engine(), &s) != PG_OK)
-		abort();
-	pg_scan_set_time(s, PG_TIME_FIXED, 1767225600); /* 2026-01-01 */
-	pg_status st = pg_scan_run_buffer(s, data, size);
-	(void)st; /* every outcome is fine; crashes are not */
-	char *j = pg_scan_json(s, "fuzz");
-	free(j);
+	pg_scan *s = pg_fuzz_scan(engine(), data, size);
 	/* Touch the content as later analysers will. */
 	const pg_msg *m = pg_scan_content(s);
 	if (m != NULL) {

@@ -16,6 +16,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "fuzz.h"
 #include "pecguard.h"
 
 #ifndef PG_FUZZ_DATA_DIR
@@ -68,10 +69,6 @@ static pg_engine *engine(void)
 		"providers=" PG_FUZZ_DATA_DIR "/classify-index.ldif",
 		"antivirus.backend=none",
 		"bayes.min_learned=0",
-		/* Small caps keep each run short; their paths get exercised. */
-		"limits.max_message_size=1048576",
-		"limits.max_depth=16",
-		"limits.max_parts=200",
 	};
 	if (pg_engine_new(&eng) != PG_OK)
 		abort();
@@ -79,6 +76,8 @@ static pg_engine *engine(void)
 		fprintf(stderr, "fuzz_scan: %s\n", pg_engine_errmsg(eng));
 		abort();
 	}
+	if (pg_engine_set_limits(eng, &pg_fuzz_limits) != PG_OK)
+		abort();
 	if (pg_engine_learn(eng, spam_seed, sizeof(spam_seed) - 1, 1, 0) != PG_OK ||
 	    pg_engine_learn(eng, ham_seed, sizeof(ham_seed) - 1, 0, 0) != PG_OK)
 		abort();
@@ -96,14 +95,7 @@ static int on_clue(void *ctx, const char *token, int64_t nspam, int64_t nham, do
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
-	pg_scan *s = NULL;
-	if (pg_scan_new(engine(), &s) != PG_OK)
-		abort();
-	pg_scan_set_time(s, PG_TIME_FIXED, 1767225600); /* 2026-01-01 */
-	pg_status st = pg_scan_run_buffer(s, data, size);
-	(void)st; /* every outcome is fine; crashes are not */
-	char *j = pg_scan_json(s, "fuzz");
-	free(j);
+	pg_scan *s = pg_fuzz_scan(engine(), data, size);
 	/* What the milter reads back: headers, the tagged subject, symbols. */
 	for (size_t i = 0; i < pg_scan_header_count(s); i++) {
 		const char *v = NULL;
