@@ -33,16 +33,8 @@ EICAR = b"X5O!P%@AP[4\\PZX54(P^)7CC)7}$EICAR-" + b"STANDARD-ANTIVIRUS-TEST-FILE!
 EICAR_NAME = "Eicar-Test-Signature.UNOFFICIAL"
 CLAMTEST_NAME = "ClamAV-Test-File.UNOFFICIAL"
 
-failures = []
-
-
-def check(cond, what):
-    if cond:
-        print("ok   " + what)
-    else:
-        print("FAIL " + what)
-        failures.append(what)
-    return cond
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."))
+from pgcheck import check, failures  # noqa: E402
 
 
 # ---- talking to clamd directly (readiness only) -----------------------------

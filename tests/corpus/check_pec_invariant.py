@@ -18,13 +18,8 @@ import os
 import subprocess
 import sys
 
-failures = []
-
-
-def check(cond, what):
-    print(("ok   " if cond else "FAIL ") + what)
-    if not cond:
-        failures.append(what)
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."))
+from pgcheck import check, failures  # noqa: E402
 
 
 def scan(args, providers, paths):
