@@ -2,9 +2,8 @@
 
 check() prints one line per assertion, "ok   what" or "FAIL what", and
 keeps the failures; a script's exit status is non-zero when failures is
-not empty.  One list for the whole process, so that a helper module's
-checks (tests/av/check_clamd.py, used by check_scan_av.py and the e2e
-tests) count in the script that runs them.
+not empty.  The list is one for the whole process: a helper module that
+checks (tests/av/check_clamd.py) adds to the same list as its importer.
 """
 
 failures = []
