@@ -574,6 +574,20 @@ static bool date_zone(const char *v, int *hh, int *mm)
 	return true;
 }
 
+/* The raw value of the first header name, or NULL. */
+static const char *raw_header(const pg_msg *m, const char *name)
+{
+	GMimeHeaderList *hl = g_mime_object_get_header_list(GMIME_OBJECT(m->gm));
+	int n = hl ? g_mime_header_list_get_count(hl) : 0;
+	for (int i = 0; i < n; i++) {
+		GMimeHeader *h = g_mime_header_list_get_header_at(hl, i);
+		const char *hn = g_mime_header_get_name(h);
+		if (hn != NULL && pg_streq_ci(hn, name))
+			return g_mime_header_get_raw_value(h);
+	}
+	return NULL;
+}
+
 /* A Received header's date as a Unix time, or -1. */
 static int64_t received_time(const char *v)
 {
@@ -593,23 +607,14 @@ static int64_t received_time(const char *v)
 /* When the message was received: the date of the topmost Received header
  * (written by the receiving MTA, in the milter's case ours) when it parses
  * and is not after now; else now.  Re-scanning old mail then judges its
- * Date against its own delivery, as the milter did. */
+ * Date against its own delivery, as the milter did.  The raw value: a
+ * decoded one would be a copy of the whole header. */
 static int64_t received_at(const pg_msg *m, int64_t now)
 {
-	GMimeHeaderList *hl = g_mime_object_get_header_list(GMIME_OBJECT(m->gm));
-	int n = hl ? g_mime_header_list_get_count(hl) : 0;
-	for (int i = 0; i < n; i++) {
-		GMimeHeader *h = g_mime_header_list_get_header_at(hl, i);
-		const char *hn = g_mime_header_get_name(h);
-		if (hn == NULL || !pg_streq_ci(hn, "Received"))
-			continue;
-		/* raw: get_value would decode and copy the whole header */
-		const char *v = g_mime_header_get_raw_value(h);
-		const char *semi = v ? strrchr(v, ';') : NULL;
-		int64_t t = semi ? received_time(semi + 1) : -1;
-		return t > 0 && t <= now ? t : now;
-	}
-	return now;
+	const char *v = raw_header(m, "Received");
+	const char *semi = v ? strrchr(v, ';') : NULL;
+	int64_t t = semi ? received_time(semi + 1) : -1;
+	return t > 0 && t <= now ? t : now;
 }
 
 static pg_status check_date(pg_actx *ax, const struct hstate *st)
@@ -640,20 +645,6 @@ static pg_status check_date(pg_actx *ax, const struct hstate *st)
 		return pg_sym(ax, "HDR_DATE_FUTURE", "%lld hours after it was received: %.80s",
 			      (long long)((t - at) / 3600), v);
 	return PG_OK;
-}
-
-/* The raw value of the first header name, or NULL. */
-static const char *raw_header(const pg_msg *m, const char *name)
-{
-	GMimeHeaderList *hl = g_mime_object_get_header_list(GMIME_OBJECT(m->gm));
-	int n = hl ? g_mime_header_list_get_count(hl) : 0;
-	for (int i = 0; i < n; i++) {
-		GMimeHeader *h = g_mime_header_list_get_header_at(hl, i);
-		const char *hn = g_mime_header_get_name(h);
-		if (hn != NULL && pg_streq_ci(hn, name))
-			return g_mime_header_get_raw_value(h);
-	}
-	return NULL;
 }
 
 /* "<left@right>" (RFC 5322 msg-id: no blanks inside, one '@' with text on
