@@ -108,7 +108,9 @@ int pg_time_parse_rfc5322(const char *s, int64_t *out)
 	while (*p == ' ')
 		p++;
 	int D, M = 0, Y, h, m, sec = 0, oh, om;
-	if (digits(&p, p[1] >= '0' && p[1] <= '9' ? 2 : 1, &D) || *p++ != ' ')
+	/* one or two digits of day; p[1] is read only when p[0] is a digit */
+	int dn = p[0] >= '0' && p[0] <= '9' && p[1] >= '0' && p[1] <= '9' ? 2 : 1;
+	if (digits(&p, dn, &D) || *p++ != ' ')
 		return -1;
 	for (int i = 0; i < 12; i++)
 		if (strncmp(p, mon + 3 * i, 3) == 0)

@@ -165,7 +165,8 @@ static void time_parse_rfc5322(void **state)
 		{"Mon, 26 Aug 2002 25:15:19 +0200", -1},
 		{"Mon, 26 Aug 2002 15:15:19 +0200x", -1},
 		{"M12, 26 Aug 2002 15:15:19 +0200", -1},
-		{"", -1},
+		{"", -1}, /* a Received that ends at its ';' */
+		{"7", -1},
 	};
 	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
 		int64_t t = 0;
