@@ -9,9 +9,12 @@
  * and MB/s of wall time and of this thread's CPU time (they differ when a
  * stage waits for clamd), with the CPU time of each stage per message.
  * With --threads N the messages are shared by N threads scanning at once
- * on one engine (as the milter does): wall time is what counts then.
+ * on one engine (as the milter does): each thread takes the next batch of
+ * messages when it is free, so a thread slowed down by the machine does not
+ * leave the other idle at the end; wall time is what counts then.
  */
 #include <pthread.h>
+#include <stdatomic.h>
 #include <getopt.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -34,22 +37,30 @@ struct run {
 	uint64_t stage[PG_STAGES_MAX];
 };
 
+#define BATCH 16 /* messages a thread takes at a time */
+
 struct worker {
 	pg_engine *eng;
 	struct corpus *c;
-	size_t from, to;
+	atomic_size_t *next; /* first message nobody has taken yet */
 };
 
 static void *work(void *arg)
 {
 	struct worker *w = arg;
-	for (size_t i = w->from; i < w->to; i++) {
-		pg_scan *s;
-		if (pg_scan_new(w->eng, &s) != PG_OK)
-			abort();
-		pg_status st = pg_scan_run_buffer(s, w->c->data[i], w->c->len[i]);
-		(void)st;
-		pg_scan_free(s);
+	for (;;) {
+		size_t from = atomic_fetch_add(w->next, BATCH);
+		if (from >= w->c->n)
+			break;
+		size_t to = from + BATCH < w->c->n ? from + BATCH : w->c->n;
+		for (size_t i = from; i < to; i++) {
+			pg_scan *s;
+			if (pg_scan_new(w->eng, &s) != PG_OK)
+				abort();
+			pg_status st = pg_scan_run_buffer(s, w->c->data[i], w->c->len[i]);
+			(void)st;
+			pg_scan_free(s);
+		}
 	}
 	return NULL;
 }
@@ -104,16 +115,17 @@ int main(int argc, char **argv)
 	}
 	if (threads > 1) {
 		/* Warm up (caches, Bayes' counts), then time all threads. */
-		struct worker w0 = {eng, &c, 0, c.n};
+		atomic_size_t next = 0;
+		struct worker w0 = {eng, &c, &next};
 		work(&w0);
 		double *walls = calloc((size_t)runs, sizeof(double));
 		for (int r = 0; r < runs; r++) {
 			pthread_t th[64];
 			struct worker ws[64];
+			atomic_store(&next, 0);
 			double w0t = now(CLOCK_MONOTONIC);
 			for (int k = 0; k < threads; k++) {
-				ws[k] = (struct worker){eng, &c, c.n * (size_t)k / (size_t)threads,
-							c.n * (size_t)(k + 1) / (size_t)threads};
+				ws[k] = (struct worker){eng, &c, &next};
 				pthread_create(&th[k], NULL, work, &ws[k]);
 			}
 			for (int k = 0; k < threads; k++)
@@ -140,7 +152,8 @@ int main(int argc, char **argv)
 	/* One untimed pass first: steady state (Bayes' in-memory counts are
 	 * built on first use and then kept, as in a running milter). */
 	{
-		struct worker w0 = {eng, &c, 0, c.n};
+		atomic_size_t next = 0;
+		struct worker w0 = {eng, &c, &next};
 		work(&w0);
 	}
 	struct run *rr = calloc((size_t)runs, sizeof(*rr));
