@@ -57,6 +57,54 @@ def pct(n, d):
     return 100.0 * n / d if d else 0.0
 
 
+def fp_bound(scores, budget):
+    """The highest score a verdict "score > bound" must exceed so that every
+    ham set stays within `budget` (a share) of false positives."""
+    bound = float("-inf")
+    for label, _, kind in SETS:
+        v = sorted(scores.get(label, []), reverse=True)
+        if kind == "ham" and v:
+            k = int(budget * len(v) + 1e-9)  # false positives allowed
+            if k < len(v):
+                bound = max(bound, v[k])
+    return bound
+
+
+def recall_threshold(scores, label, target):
+    """The highest threshold t at which "score >= t" reaches `target` recall."""
+    v = sorted(scores.get(label, []), reverse=True)
+    need = -(-int(target * len(v) * 1000 + 0.5) // 1000)  # ceil, without float noise
+    return v[need - 1] if v and need >= 1 else float("-inf")
+
+
+def operating_points(filters, budget=0.001, target=0.97):
+    """Markdown rows: each filter at the lowest threshold that keeps every ham
+    set within the false-positive budget, and at the highest threshold that
+    reaches the spam-recall target.  filters: [(name, {label: [score]})]."""
+    rows = []
+    for what in ("fp", "recall"):
+        for name, scores in filters:
+            if not scores.get("spam"):
+                continue
+            if what == "fp":
+                b = fp_bound(scores, budget)
+                hit = lambda x, b=b: x > b
+                thr = "> %.2f" % b
+            else:
+                t = recall_threshold(scores, "spam", target)
+                hit = lambda x, t=t: x >= t
+                thr = "≥ %.2f" % t
+            cells = []
+            for label, _, _ in SETS:
+                v = scores.get(label, [])
+                k = sum(hit(x) for x in v)
+                cells.append("%.2f%% (%d)" % (pct(k, len(v)), k) if v else "—")
+            rows.append("| %s | %s | %s | %s |" % (
+                "ham ≤ %g%% on every ham set" % (100 * budget) if what == "fp"
+                else "spam recall ≥ %g%%" % (100 * target), name, thr, " | ".join(cells)))
+    return rows
+
+
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--shared", default=os.path.join(ROOT, "..", "shared"))
@@ -236,6 +284,24 @@ def main():
                 k = sum(o["score"] >= thr for o in res)
                 cells.append("%.2f%%" % pct(k, len(res)))
             w("| %s | %s |" % (thr, " | ".join(cells)))
+        w("\n## Recall at equal false positives\n")
+        w("The verdicts above put each filter at its own default threshold, so each works at a "
+          "different false-positive rate. Here every filter's threshold is moved, after the fact "
+          "and on these same test scores (the best setting each could have had), to the lowest "
+          "one that keeps every ham set within 0.1%% false positives (at most %s), and to the "
+          "highest one that still catches 97%% of the spam.\n" % " and ".join(
+              "%d of %d %s" % (int(0.001 * len(ours[l]) + 1e-9), len(ours[l]), l.replace("_", " "))
+              for l, _, k in SETS if k == "ham"))
+        w("| operating point | filter | threshold | " +
+          " | ".join(l.replace("_", " ") for l, _, _ in SETS) + " |")
+        w("|---|---|---|" + "---|" * len(SETS))
+        filters = [("pecguard", {l: [o["score"] for o in ours[l]] for l, _, _ in SETS})]
+        for peer, name in (("rspamd", "rspamd"), ("spamd", "SpamAssassin")):
+            if peers.get(peer):
+                filters.append((name, {l: [r["score"] for r in peers[peer].get(l, [])]
+                                       for l, _, _ in SETS}))
+        for row in operating_points(filters):
+            w(row)
         w("\n## pecguard's actions per set (confusion table)\n")
         w("| set | none | add-header | tag-subject | reject |")
         w("|---|---|---|---|---|")
