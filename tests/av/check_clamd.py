@@ -34,7 +34,7 @@ EICAR_NAME = "Eicar-Test-Signature.UNOFFICIAL"
 CLAMTEST_NAME = "ClamAV-Test-File.UNOFFICIAL"
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."))
-from pgcheck import check, failures  # noqa: E402
+from pgcheck import check, failures, summary  # noqa: E402
 
 
 # ---- talking to clamd directly (readiness only) -----------------------------
@@ -489,8 +489,7 @@ def main():
             dmn.stop()
         shutil.rmtree(tmp, ignore_errors=True)
 
-    print("%d failure(s), %.1f s" % (len(failures), time.monotonic() - t_start))
-    return 1 if failures else 0
+    return summary(", %.1f s" % (time.monotonic() - t_start))
 
 
 if __name__ == "__main__":

@@ -33,7 +33,7 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from check_clamd import EICAR, Clamd, CLAMD  # noqa: E402
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."))
-from pgcheck import check, failures  # noqa: E402
+from pgcheck import check, summary  # noqa: E402
 
 
 def scan(args, state, av, paths, extra=()):
@@ -285,8 +285,7 @@ def main():
         if clamd is not None:
             clamd.stop()
         shutil.rmtree(tmp, ignore_errors=True)
-    print("%d failures" % len(failures))
-    return 1 if failures else 0
+    return summary()
 
 
 if __name__ == "__main__":

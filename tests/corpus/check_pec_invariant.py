@@ -19,7 +19,7 @@ import subprocess
 import sys
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."))
-from pgcheck import check, failures  # noqa: E402
+from pgcheck import check, summary  # noqa: E402
 
 
 def scan(args, providers, paths):
@@ -74,8 +74,7 @@ def main():
             verify_pec("shared env-uno-lure-fattura-zip-vbs.eml", o, "pec-envelope")
     else:
         print("SKIP shared lure fixture: ../shared absent")
-    print("%d failures" % len(failures))
-    return 1 if failures else 0
+    return summary()
 
 
 if __name__ == "__main__":

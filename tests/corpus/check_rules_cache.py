@@ -22,7 +22,7 @@ import sys
 import tempfile
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."))
-from pgcheck import check, failures  # noqa: E402
+from pgcheck import check, summary  # noqa: E402
 
 
 LOCAL = """local_rules = (
@@ -109,11 +109,7 @@ def main():
 
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
-    if failures:
-        print("%d check(s) failed" % len(failures))
-        return 1
-    print("all rules-cache checks passed")
-    return 0
+    return summary()
 
 
 if __name__ == "__main__":

@@ -30,7 +30,7 @@ import pgtest  # noqa: E402
 
 EICAR = b"X5O!P%@AP[4\\PZX54(P^)7CC)7}$EICAR-" + b"STANDARD-ANTIVIRUS-TEST-FILE!$H+H*"
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."))
-from pgcheck import check, failures  # noqa: E402
+from pgcheck import check, failures, summary  # noqa: E402
 
 
 def send(port, data, rcpts, sender="mittente@example.test"):
@@ -376,8 +376,7 @@ milter = {
             shutil.rmtree(base, ignore_errors=True)
         else:
             print("kept for inspection:", base)
-    print("%d failures" % len(failures))
-    return 1 if failures else 0
+    return summary()
 
 
 if __name__ == "__main__":

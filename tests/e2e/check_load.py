@@ -24,7 +24,7 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import pgtest  # noqa: E402
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."))
-from pgcheck import check, failures  # noqa: E402
+from pgcheck import check, failures, summary  # noqa: E402
 
 
 def main():
@@ -131,8 +131,7 @@ milter = { socket = "unix:%(b)s/milter/milter.sock"; socket_mode = "0666"; log =
             shutil.rmtree(base, ignore_errors=True)
         else:
             print("kept for inspection:", base)
-    print("%d failures" % len(failures))
-    return 1 if failures else 0
+    return summary()
 
 
 if __name__ == "__main__":
