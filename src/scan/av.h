@@ -40,7 +40,7 @@ typedef struct pg_av_result {
 typedef struct pg_av_limits {
 	uint64_t max_scan_size;      /* bytes scanned per object, archives included [100 MiB] */
 	uint64_t max_file_size;      /* largest single file ClamAV looks at [50 MiB] */
-	unsigned max_recursion;      /* archive nesting [16] */
+	unsigned max_recursion;      /* archive nesting [17, as clamd] */
 	unsigned max_files;          /* files inside one archive [10000] */
 	unsigned connect_timeout_ms; /* clamd connect [2000] */
 	unsigned io_timeout_ms;      /* clamd send/receive, per operation [30000] */

@@ -14,7 +14,7 @@
 /* Defaults for the zero fields of pg_av_limits (documented in av.h). */
 #define PG_AV_DEF_MAX_SCAN_SIZE      (100ULL * 1024 * 1024)
 #define PG_AV_DEF_MAX_FILE_SIZE      (50ULL * 1024 * 1024)
-#define PG_AV_DEF_MAX_RECURSION      16u
+#define PG_AV_DEF_MAX_RECURSION      17u
 #define PG_AV_DEF_MAX_FILES          10000u
 #define PG_AV_DEF_CONNECT_TIMEOUT_MS 2000u
 #define PG_AV_DEF_IO_TIMEOUT_MS      30000u
