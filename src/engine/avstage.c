@@ -2,9 +2,9 @@
  * avstage.c - the antivirus stage of a scan.
  *
  * What is scanned: the whole message as received (ClamAV's own mail parser
- * sees what a differently-minded MIME parser might hide), then every
- * decoded leaf part, including the parts of postacert.eml and of any
- * nested message.  Identical contents are scanned once.  Every leaf's
+ * sees what a differently-minded MIME parser might hide), every nested
+ * message whole (postacert.eml, a forwarded message), then every decoded
+ * leaf part, including the parts of those nested messages.  Identical contents are scanned once.  Every leaf's
  * SHA-256 is also looked up among the outbreak signatures, so a confirmed
  * campaign sample is stopped whatever the backend, from the next message.
  *
@@ -106,7 +106,29 @@ static pg_status record(pg_scan *s, const char *label, const char *result)
 	return PG_OK;
 }
 
-/* Scans one object; records a virus or an error. */
+/* The first thing that could not be checked makes the verdict tempfail. */
+static pg_status unscanned(pg_scan *s, const char *label, const char *why, bool *errored)
+{
+	if (*errored)
+		return PG_OK;
+	*errored = true;
+	s->av_error = pg_arena_printf(s->arena, "%s: %s", label, why);
+	return s->av_error != NULL ? PG_OK : PG_ERR_NOMEM;
+}
+
+/* A ClamAV heuristic alert (a phishing cloak, PUA, ...): the threat
+ * indicator AV_HEURISTIC, weighted by the configuration like the
+ * attachment analyser's; the antivirus verdict stays clean. */
+static pg_status heuristic(pg_scan *s, const char *name, const char *label)
+{
+	const char *d = pg_arena_printf(s->arena, "%s in %s", name, label);
+	if (d == NULL)
+		return PG_ERR_NOMEM;
+	double w = s->rt->cfg ? pg_cfg_symbol_weight(s->rt->cfg, "AV_HEURISTIC", NULL) : 0.0;
+	return pg_symset_add(&s->syms, "AV_HEURISTIC", w, d);
+}
+
+/* Scans one object; records a virus, a heuristic alert or an error. */
 static pg_status scan_object(pg_scan *s, const void *d, size_t n, const char *label, bool whole,
 			     bool *errored)
 {
@@ -133,6 +155,8 @@ static pg_status scan_object(pg_scan *s, const void *d, size_t n, const char *la
 			 r.error);
 	else if (r.verdict == PG_AV_INFECTED)
 		snprintf(res, sizeof(res), "%s", r.virus);
+	else if (r.verdict == PG_AV_HEURISTIC)
+		snprintf(res, sizeof(res), "clean; heuristic alert %s", r.virus);
 	else if (r.verdict == PG_AV_ERROR)
 		snprintf(res, sizeof(res), "error: %s", r.error);
 	else
@@ -141,18 +165,17 @@ static pg_status scan_object(pg_scan *s, const void *d, size_t n, const char *la
 		return st;
 	if (r.verdict == PG_AV_INFECTED)
 		return pg_scan_add_virus(s, r.virus, label);
+	if (r.verdict == PG_AV_HEURISTIC)
+		return heuristic(s, r.virus, label);
 	if (mail_limit)
 		return PG_OK;
-	if (r.verdict == PG_AV_ERROR && !*errored) {
-		*errored = true;
-		s->av_error = pg_arena_printf(s->arena, "%s: %s", label, r.error);
-		if (s->av_error == NULL)
-			return PG_ERR_NOMEM;
-	}
+	if (r.verdict == PG_AV_ERROR)
+		return unscanned(s, label, r.error, errored);
 	return PG_OK;
 }
 
-static pg_status outbreak_check(pg_scan *s, const unsigned char h[32], const char *label)
+static pg_status outbreak_check(pg_scan *s, const unsigned char h[32], const char *label,
+				bool *errored)
 {
 	if (s->rt->store == NULL)
 		return PG_OK;
@@ -160,7 +183,16 @@ static pg_status outbreak_check(pg_scan *s, const unsigned char h[32], const cha
 	pg_status st = pg_outbreak_lookup(s->rt->store, s->arena, h, &name);
 	if (st == PG_ERR_NOMEM)
 		return st;
-	if (st == PG_OK && name != NULL) {
+	if (st != PG_OK) {
+		/* A store that cannot answer may hide a listed sample: as an
+		 * antivirus that cannot answer, never clean. */
+		char serr[256], why[320];
+		pg_store_errmsg(s->rt->store, serr, sizeof(serr));
+		snprintf(why, sizeof(why), "outbreak signatures unreadable: %s", serr);
+		pg_status r = record(s, label, why);
+		return r != PG_OK ? r : unscanned(s, label, why, errored);
+	}
+	if (name != NULL) {
 		char v[300];
 		snprintf(v, sizeof(v), "PECGuard.Outbreak.%s", name);
 		pg_status r = record(s, label, v);
@@ -174,6 +206,7 @@ static pg_status outbreak_check(pg_scan *s, const unsigned char h[32], const cha
 struct members {
 	pg_scan *s;
 	const char *label;
+	bool *errored;
 	pg_status st;
 };
 
@@ -187,7 +220,7 @@ static int member_check(void *ctx, const char *path, const unsigned char *data, 
 		mc->st = PG_ERR_NOMEM;
 		return 1;
 	}
-	mc->st = outbreak_check(mc->s, h, label);
+	mc->st = outbreak_check(mc->s, h, label, mc->errored);
 	return mc->st != PG_OK;
 }
 
@@ -213,8 +246,9 @@ pg_status pg_avstage_run(pg_scan *s)
 	const pg_msg *m = s->msg;
 	for (size_t i = 0; m != NULL && i < m->nparts; i++) {
 		const pg_part *p = m->parts[i];
-		if (p->is_multipart || (p->is_message && p->inner != NULL))
+		if (p->is_multipart)
 			continue;
+		bool inner = p->is_message && p->inner != NULL;
 		size_t n = 0;
 		const unsigned char *c = pg_part_content(p, &n);
 		if (c == NULL || n == 0)
@@ -225,10 +259,20 @@ pg_status pg_avstage_run(pg_scan *s)
 		const char *label = part_label(s->arena, p);
 		if (label == NULL)
 			return PG_ERR_NOMEM;
-		if ((st = outbreak_check(s, h, label)) != PG_OK)
+		if (inner) {
+			/* A nested message (postacert.eml, a forward) is given to
+			 * ClamAV whole as well, as the top one is: its mail parser
+			 * and its link checks see the message as its reader would,
+			 * and its parts come next on their own. */
+			if ((st = scan_object(s, c, n, label, true, &errored)) != PG_OK)
+				return st;
+			continue;
+		}
+		if ((st = outbreak_check(s, h, label, &errored)) != PG_OK)
 			return st;
 		if (s->rt->store != NULL && may_be_archive(c, n)) {
-			struct members mc = {.s = s, .label = label, .st = PG_OK};
+			struct members mc = {
+				.s = s, .label = label, .errored = &errored, .st = PG_OK};
 			pg_status w = pg_attach_each_member(c, n, 0, member_check, &mc);
 			if (w == PG_ERR_NOMEM || mc.st == PG_ERR_NOMEM)
 				return PG_ERR_NOMEM;

@@ -3,6 +3,7 @@
  * backend, and holds the code both backends share (limits, verdicts).
  */
 #include <stdarg.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -76,7 +77,15 @@ void pg_av_result_found(pg_av_result *r, const char *virname)
 		pg_av_result_error(r, "limits exceeded: content not fully scanned: %s", virname);
 		return;
 	}
-	r->verdict = PG_AV_INFECTED;
+	/* Not signatures of malware: ClamAV's heuristics (phishing link
+	 * cloaks from the official database's .pdb/.wdb, which clamd checks
+	 * by default; broken executables, encrypted archives, macros when a
+	 * clamd.conf turns them on) and potentially unwanted applications.
+	 * They are threat indicators: a weight in the score of ordinary
+	 * mail, never a reason to stop a PEC envelope, which only a virus
+	 * may stop.  ClamAV reports them only when no signature matched. */
+	bool heuristic = strncmp(virname, "Heuristics.", 11) == 0 || strncmp(virname, "PUA.", 4) == 0;
+	r->verdict = heuristic ? PG_AV_HEURISTIC : PG_AV_INFECTED;
 	r->error[0] = '\0';
 	snprintf(r->virus, sizeof r->virus, "%s", virname);
 }

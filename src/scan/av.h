@@ -26,12 +26,17 @@
 typedef enum pg_av_verdict {
 	PG_AV_CLEAN = 0,
 	PG_AV_INFECTED,
-	PG_AV_ERROR /* could not scan: never treat as clean */
+	PG_AV_ERROR,    /* could not scan: never treat as clean */
+	PG_AV_HEURISTIC /* scanned, no signature matched; the engine's own
+			 * heuristics (Heuristics.*, other than limits) or a
+			 * potentially-unwanted-application signature (PUA.*)
+			 * alerted: a threat indicator, never a virus */
 } pg_av_verdict;
 
 typedef struct pg_av_result {
 	pg_av_verdict verdict;
-	char virus[256]; /* signature name when infected ("Eicar-Test-Signature.UNOFFICIAL") */
+	char virus[256]; /* signature name when infected ("Eicar-Test-Signature.UNOFFICIAL"),
+			  * or the alert's name when heuristic */
 	char error[256]; /* why, when PG_AV_ERROR */
 } pg_av_result;
 

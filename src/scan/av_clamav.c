@@ -292,9 +292,14 @@ static pg_status engine_build(const char *dir, const pg_av_limits *lim, clamav_e
 	}
 
 	unsigned signo = 0;
-	/* CL_DB_STDOPT: the signatures plus phishing (.pdb/.wdb) and signed
-	 * bytecode, as clamd loads them; PUA detections stay off. */
-	cl_error_t ret = cl_load(dir, e->cl, &signo, CL_DB_STDOPT);
+	/* CL_DB_STDOPT (the signatures and signed bytecode, as clamd loads
+	 * them; PUA detections off) without the phishing databases (.pdb,
+	 * .wdb): with the heuristics on, which the limits alerts need, they
+	 * would report a link whose text names another site as a "virus"
+	 * (Heuristics.Phishing.Email.*) and so stop PEC envelopes.  Links
+	 * are the URL analyser's. */
+	cl_error_t ret = cl_load(dir, e->cl, &signo,
+				 CL_DB_STDOPT & ~(unsigned)(CL_DB_PHISHING | CL_DB_PHISHING_URLS));
 	if (ret != CL_SUCCESS) {
 		pg_av_errf(err, errlen, "clamav: cannot load signatures from %s: %s%s", dir,
 			   cl_strerror(ret),
@@ -449,9 +454,10 @@ static void scan_options_init(struct cl_scan_options *o)
 		   CL_SCAN_PARSE_ONENOTE | CL_SCAN_PARSE_IMAGE | CL_SCAN_PARSE_IMAGE_FUZZY_HASH;
 	/* Only "a limit left content unscanned" (Heuristics.Limits.
 	 * Exceeded.*, mapped to an error).  The other heuristics (broken
-	 * executables, encrypted archives, macros, phishing cloaks, ...)
-	 * stay off, as in clamd's defaults: they would be reported as
-	 * detections and reject legitimate mail. */
+	 * executables, encrypted archives, macros, ...) stay off, as in
+	 * clamd's defaults, and the phishing databases are not loaded (see
+	 * engine_build): were one to alert anyway, pg_av_result_found() makes
+	 * it a threat indicator, not a virus. */
 	o->heuristic = CL_SCAN_HEURISTIC_EXCEEDS_MAX;
 	o->mail = 0; /* no reassembly of message/partial */
 	o->dev = 0;

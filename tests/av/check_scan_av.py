@@ -245,6 +245,57 @@ def main():
         check(o4.get("campaign.eml", {}).get("av", {}).get("status") == "clean",
               "after remove: clean again")
 
+        # ---- ClamAV's phishing heuristics: threat indicators, never viruses ----
+        # The official database carries phishing signatures (.pdb/.wdb) and
+        # clamd checks links against them by default.  A link whose text
+        # names a protected site but goes elsewhere is then reported as
+        # Heuristics.Phishing.Email.*: in ordinary mail it is weighed
+        # (AV_HEURISTIC), inside a valid envelope it must not stop delivery.
+        phdb = os.path.join(tmp, "phdb")
+        shutil.copytree(args.avdb, phdb)
+        with open(os.path.join(phdb, "pecguard-phish.pdb"), "w") as f:
+            f.write("H:bancaditalia.it\n")
+        ph = os.path.join(tmp, "phish")
+        os.mkdir(ph)
+        with open(os.path.join(ph, "spoof-peo.eml"), "wb") as f:
+            f.write(b"From: Servizio Clienti <avvisi@example.net>\r\nTo: mario.rossi@example.org\r\n"
+                    b"Subject: Verifica del conto\r\nMessage-ID: <spoof-1@example.net>\r\n"
+                    b"MIME-Version: 1.0\r\nContent-Type: text/html; charset=utf-8\r\n\r\n"
+                    b"<html><body><p>Verifichi i suoi dati: <a href=\"http://bancaditalia-verifica."
+                    b"example.net/login\">https://www.bancaditalia.it/servizi/accesso</a></p>"
+                    b"</body></html>\r\n")
+        for f in ("env-alfa-spoofed-link.eml", "env-alfa-eicar.eml"):
+            shutil.copy(os.path.join(msgs, f), ph)
+
+        def heuristic(o):
+            return [x for x in o.get("symbols", []) if x["name"] == "AV_HEURISTIC"]
+
+        p, o6 = scan(args, state, "clamav", [ph], ["--av-db", phdb])
+        check(all(o6.get(f, {}).get("av", {}).get("status") == "clean" and not heuristic(o6[f])
+                  for f in ("spoof-peo.eml", "env-alfa-spoofed-link.eml")),
+              "in-process: the phishing databases are not loaded, a spoofed link is no virus")
+        check(o6.get("env-alfa-spoofed-link.eml", {}).get("action") == "none",
+              "in-process: the envelope with a spoofed link is delivered")
+        clamd_ph = Clamd(tmp, "clamd-phish", phdb)
+        clamd_ph.start()
+        try:
+            p, o7 = scan(args, state, "clamd:" + clamd_ph.spec, [ph])
+        finally:
+            clamd_ph.stop()
+        peo = o7.get("spoof-peo.eml", {})
+        check(peo.get("av", {}).get("status") == "clean"
+              and any("Heuristics.Phishing.Email" in (x["detail"] or "") and x["weight"] > 0
+                      for x in heuristic(peo)),
+              "clamd: its phishing alert in ordinary mail is the weighted symbol AV_HEURISTIC, "
+              "not a virus (%s)" % [(x["name"], x["detail"]) for x in peo.get("symbols", [])])
+        env = o7.get("env-alfa-spoofed-link.eml", {})
+        check(env.get("class") == "pec-envelope" and env.get("action") == "none"
+              and env.get("av", {}).get("status") == "clean" and heuristic(env),
+              "clamd: the same alert inside a valid envelope: delivered, noted only (action %s, av %s)"
+              % (env.get("action"), env.get("av", {}).get("status")))
+        check(o7.get("env-alfa-eicar.eml", {}).get("action") == "quarantine",
+              "clamd with phishing databases: a real virus in an envelope is still quarantined")
+
         # clamd killed in the middle of a run: never clean after it died
         many = os.path.join(tmp, "many")
         os.mkdir(many)

@@ -1894,6 +1894,31 @@ static void gen_envelopes(void)
 		     "envelope valid, content must be inspected");
 	}
 
+	case_begin("env-alfa-spoofed-link");
+	{
+		/* A link whose text names one site and whose target is another:
+		 * what ClamAV's phishing databases (clamd's default) call
+		 * Heuristics.Phishing.Email.*.  A heuristic, not a virus: the
+		 * envelope is valid and must be delivered. */
+		orig_msg m = alfa_orig("Aggiornamento dati di accesso");
+		const char *plain = "Gentile cliente,\nverifichi i suoi dati di accesso.\n";
+		const char *html =
+			"<html><body>\n<p>Gentile cliente,<br>\nverifichi i suoi dati di accesso: "
+			"<a href=\"http://bancaditalia-verifica.example.net/login\">"
+			"https://www.bancaditalia.it/servizi/accesso</a></p>\n</body></html>\n";
+		const char *parts[2] = {
+			leaf_text("text/plain; charset=utf-8", NULL, "7bit", plain),
+			leaf_text("text/html; charset=utf-8", NULL, "7bit", html)};
+		orig_multipart(&m, "multipart/alternative", sfmt("=_alt_%.10s", tag_hex("a")),
+			       parts, 2);
+		pec_spec s = env_spec(ALFA, &m);
+		pec_out o;
+		pec_build(&s, &o);
+		emit(pec_render(&o, 0), 0, CL_ENV, "posta-certificata", ALFA->name, "",
+		     "phishing-style link (text bancaditalia.it, target example.net): "
+		     "a heuristic, never a virus");
+	}
+
 	case_begin("env-alfa-destinatari-esterni");
 	{
 		orig_msg m = orig_new("Lucia Ferraro", "lucia.ferraro@pec.alfa.test",

@@ -28,6 +28,7 @@
 #include <cmocka.h>
 
 #include "scan/av.h"
+#include "scan/av_internal.h"
 
 #define EICAR_NAME    "Eicar-Test-Signature.UNOFFICIAL"
 #define CLAMTEST_NAME "ClamAV-Test-File.UNOFFICIAL"
@@ -591,6 +592,76 @@ static void reload_swaps_engine(void **state)
 	pg_av_free(av);
 }
 
+/* ---- what a detection's name means ------------------------------------------ */
+
+/* The same mapping for both backends: a signature is a virus; ClamAV's
+ * limits alerts are "not scanned"; its other heuristics and PUA names are
+ * threat indicators, never viruses (they must not stop a PEC envelope). */
+static void names_map_to_verdicts(void **state)
+{
+	(void)state;
+	static const struct {
+		const char *name;
+		pg_av_verdict v;
+	} cases[] = {
+		{EICAR_NAME, PG_AV_INFECTED},
+		{"Win.Trojan.Agent-1234567-0", PG_AV_INFECTED},
+		{"PECGuard.Outbreak.Fattura", PG_AV_INFECTED},
+		{"Heuristics.Phishing.Email.SSL-Spoof", PG_AV_HEURISTIC},
+		{"Heuristics.Phishing.Email.SpoofedDomain", PG_AV_HEURISTIC},
+		{"Heuristics.Encrypted.Zip", PG_AV_HEURISTIC},
+		{"Heuristics.OLE2.ContainsMacros", PG_AV_HEURISTIC},
+		{"PUA.Win.Packer.Upx-1", PG_AV_HEURISTIC},
+		{"Heuristics.Limits.Exceeded.MaxRecursion", PG_AV_ERROR},
+		{"", PG_AV_ERROR},
+		/* Only the prefix counts: a signature that mentions them is a virus. */
+		{"Doc.Heuristics.Phish-1", PG_AV_INFECTED},
+		{"Heuristics", PG_AV_INFECTED},
+	};
+	for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+		pg_av_result r;
+		memset(&r, 0x5a, sizeof r);
+		pg_av_result_found(&r, cases[i].name);
+		if (r.verdict != cases[i].v)
+			fail_msg("\"%s\": verdict %d, expected %d", cases[i].name, (int)r.verdict,
+				 (int)cases[i].v);
+		if (r.verdict != PG_AV_ERROR)
+			assert_string_equal(r.virus, cases[i].name);
+	}
+}
+
+/* The official database's phishing signatures (.pdb) are not loaded: a
+ * link whose text names a protected site but goes elsewhere is the URL
+ * analyser's to weigh, not a "virus" (clamscan with the same database
+ * says Heuristics.Phishing.Email.SSL-Spoof). */
+static void phishing_cloak_is_not_a_virus(void **state)
+{
+	(void)state;
+	if (avdb() == NULL)
+		skip();
+	char dir[4096], p[4200];
+	db_copy(avdb(), dir, sizeof dir);
+	snprintf(p, sizeof p, "%s/pecguard-phish.pdb", dir);
+	file_write(p, "H:bancaditalia.it\n");
+	pg_av *av = NULL;
+	char err[512];
+	assert_int_equal(pg_av_open("clamav", dir, NULL, &av, err, sizeof err), PG_OK);
+	const char *mail =
+		"From: Servizio Clienti <avvisi@example.net>\r\n"
+		"To: mario.rossi@example.org\r\n"
+		"Subject: Verifica del conto\r\n"
+		"Message-ID: <spoof-1@example.net>\r\n"
+		"MIME-Version: 1.0\r\n"
+		"Content-Type: text/html; charset=utf-8\r\n\r\n"
+		"<html><body><p>Verifichi i suoi dati: <a "
+		"href=\"http://bancaditalia-verifica.example.net/login\">"
+		"https://www.bancaditalia.it/servizi/accesso</a></p></body></html>\r\n";
+	expect(av, mail, strlen(mail), "spoofed link", PG_AV_CLEAN, NULL);
+	expect(av, eicar(), strlen(eicar()), "eicar", PG_AV_INFECTED, EICAR_NAME);
+	pg_av_free(av);
+	dir_remove(dir);
+}
+
 /* ---- limits ------------------------------------------------------------------- */
 
 static pg_av *open_limited(const pg_av_limits *lim)
@@ -787,6 +858,8 @@ int main(void)
 		cmocka_unit_test(clamav_testfiles_found),
 		cmocka_unit_test(clamav_testfile_too_deep),
 		cmocka_unit_test(reload_swaps_engine),
+		cmocka_unit_test(names_map_to_verdicts),
+		cmocka_unit_test(phishing_cloak_is_not_a_virus),
 		cmocka_unit_test(limits_exceeded_is_error),
 		cmocka_unit_test(threads_agree),
 	};
