@@ -63,12 +63,16 @@ struct conn {
 	unsigned owned[NOWNED]; /* occurrences of our headers in the message */
 	bool have_subject;
 	char *auth;
+	bool in_message; /* counted in pgm.messages */
 };
 
 static struct conn *get(SMFICTX *ctx)
 {
 	return smfi_getpriv(ctx);
 }
+
+static sfsistat say(SMFICTX *ctx, const char *code, const char *xcode, const char *text,
+		    sfsistat ret);
 
 static void reset_message(struct conn *c)
 {
@@ -90,6 +94,10 @@ static void reset_message(struct conn *c)
 	c->have_subject = false;
 	free(c->auth);
 	c->auth = NULL;
+	if (c->in_message) {
+		c->in_message = false;
+		atomic_fetch_sub(&pgm.messages, 1);
+	}
 }
 
 /* Appends bytes to the message, moving it to a spool file past the
@@ -155,6 +163,9 @@ static int put(struct conn *c, const void *d, size_t n)
 
 static sfsistat pg_connect(SMFICTX *ctx, char *host, struct sockaddr *sa)
 {
+	if (atomic_load(&pgm.stopping))
+		return say(ctx, "421", "4.3.2", "pecguard: shutting down, try again later",
+			   SMFIS_TEMPFAIL);
 	struct conn *c = calloc(1, sizeof(*c));
 	if (c == NULL)
 		return SMFIS_TEMPFAIL;
@@ -167,6 +178,7 @@ static sfsistat pg_connect(SMFICTX *ctx, char *host, struct sockaddr *sa)
 		inet_ntop(AF_INET6, &((struct sockaddr_in6 *)(void *)sa)->sin6_addr, c->client,
 			  sizeof(c->client));
 	smfi_setpriv(ctx, c);
+	atomic_fetch_add(&pgm.connections, 1);
 	return SMFIS_CONTINUE;
 }
 
@@ -184,6 +196,11 @@ static sfsistat pg_envfrom(SMFICTX *ctx, char **argv)
 	if (c == NULL)
 		return SMFIS_TEMPFAIL;
 	reset_message(c);
+	if (atomic_load(&pgm.stopping))
+		return say(ctx, "451", "4.3.2", "pecguard: shutting down, try again later",
+			   SMFIS_TEMPFAIL);
+	c->in_message = true;
+	atomic_fetch_add(&pgm.messages, 1);
 	pg_limits lim;
 	pg_engine_get_limits(pgm.eng, &lim);
 	c->limit = lim.max_message_size;
@@ -581,6 +598,7 @@ static sfsistat pg_close(SMFICTX *ctx)
 		free(c->rcpts);
 		free(c);
 		smfi_setpriv(ctx, NULL);
+		atomic_fetch_sub(&pgm.connections, 1);
 	}
 	return SMFIS_CONTINUE;
 }

@@ -9,16 +9,25 @@
  * that user).  A bad configuration is reported and the process exits 78
  * (EX_CONFIG) before binding anything.
  *
- * Signals: libmilter's own signal thread treats SIGHUP as "stop", so the
- * milter runs in a second thread and the main thread waits for signals
- * itself: Linux gives a process-directed signal to the main thread first
- * when it is waiting for it.  SIGHUP rebuilds the engine (configuration,
- * providers' index, rules, policy map, signatures) and swaps it in;
- * messages in flight finish with the old one; on a bad reload the old one
- * stays.  SIGTERM/SIGINT stop gracefully: no new connections, those in
- * progress finish.
+ * Signals: libmilter's own signal thread treats SIGHUP as "stop".  So the
+ * milter runs in a second thread, every thread but the main one blocks
+ * SIGHUP, SIGTERM and SIGINT, and the main thread never does, not even in
+ * its handler (SA_NODEFER): Linux gives a process-directed signal to the
+ * main thread whenever it does not block it, and libmilter's thread sees
+ * one only if the main thread cannot take it.  The handler writes the
+ * signal's number to a pipe; the main thread reads it and acts, so that a
+ * SIGHUP arriving during a reload is taken by the main thread (and
+ * coalesced into one more reload), never by libmilter.  SIGHUP rebuilds
+ * the engine (configuration, providers' index, rules, policy map,
+ * signatures) and swaps it in; messages in flight finish with the old
+ * one; on a bad reload the old one stays.  The milter.* settings (socket,
+ * user, spool, DSN server, logging) are read at start only.
+ * SIGTERM/SIGINT stop gracefully: new connections and messages are
+ * tempfailed (the client retries), messages in progress finish (up to
+ * STOP_GRACE_S), then libmilter stops and the process exits.
  */
 #include <errno.h>
+#include <fcntl.h>
 #include <getopt.h>
 #include <grp.h>
 #include <pthread.h>
@@ -29,6 +38,7 @@
 #include <string.h>
 #include <sys/stat.h>
 #include <syslog.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <libmilter/mfapi.h>
@@ -39,7 +49,92 @@
 #define EX_CONFIG_   78
 #define EX_SOFTWARE_ 70
 
+/* How long a stop waits for messages in progress; under systemd's
+ * TimeoutStopSec (60 s in etc/pecguard-milter.service). */
+#define STOP_GRACE_S 50
+
 static const char *overrides[64];
+static int sig_pipe[2] = {-1, -1};
+
+static void on_signal(int sig)
+{
+	int e = errno;
+	unsigned char b = (unsigned char)sig;
+	/* A full pipe already holds enough wake-ups. */
+	if (write(sig_pipe[1], &b, 1) < 0) {
+	}
+	errno = e;
+}
+
+/* Handlers for the main thread; the pipe is non-blocking on the write end
+ * so that a handler never blocks. */
+static int signals_init(void)
+{
+	if (pipe2(sig_pipe, O_CLOEXEC) != 0 ||
+	    fcntl(sig_pipe[1], F_SETFL, fcntl(sig_pipe[1], F_GETFL) | O_NONBLOCK) != 0)
+		return -1;
+	struct sigaction sa;
+	memset(&sa, 0, sizeof sa);
+	sa.sa_handler = on_signal;
+	sigemptyset(&sa.sa_mask);
+	sa.sa_flags = SA_RESTART | SA_NODEFER;
+	if (sigaction(SIGHUP, &sa, NULL) != 0 || sigaction(SIGTERM, &sa, NULL) != 0 ||
+	    sigaction(SIGINT, &sa, NULL) != 0)
+		return -1;
+	return 0;
+}
+
+/* Waits for signals; returns the one that stops us.  Reloads on SIGHUP,
+ * one reload for any number of SIGHUPs that arrived meanwhile. */
+static int signals_loop(void)
+{
+	for (;;) {
+		unsigned char b[64];
+		ssize_t n = read(sig_pipe[0], b, sizeof b);
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n <= 0)
+			return SIGTERM; /* cannot happen: we hold the write end */
+		bool hup = false;
+		for (ssize_t i = 0; i < n; i++) {
+			if (b[i] == SIGTERM || b[i] == SIGINT)
+				return b[i];
+			hup |= b[i] == SIGHUP;
+		}
+		if (!hup)
+			continue;
+		if (pg_engine_reload(pgm.eng) == PG_OK)
+			pgm_log(LOG_INFO, "reloaded: configuration %s, antivirus %s, %zu providers",
+				pg_engine_config_source(pgm.eng), pg_engine_av_backend(pgm.eng),
+				pg_engine_provider_count(pgm.eng));
+		else
+			pgm_log(LOG_ERR, "reload failed, running configuration kept: %s",
+				pg_engine_errmsg(pgm.eng));
+	}
+}
+
+/* Lets the messages in progress reach their end of message (Postfix gets
+ * its answer), up to STOP_GRACE_S. */
+static void drain(void)
+{
+	struct timespec t0, now;
+	clock_gettime(CLOCK_MONOTONIC, &t0);
+	unsigned long busy = atomic_load(&pgm.messages);
+	if (busy > 0)
+		pgm_log(LOG_INFO, "stopping: waiting for %lu message(s) in progress", busy);
+	while ((busy = atomic_load(&pgm.messages)) > 0) {
+		clock_gettime(CLOCK_MONOTONIC, &now);
+		if (now.tv_sec - t0.tv_sec >= STOP_GRACE_S) {
+			pgm_log(LOG_WARNING,
+				"stopping with %lu message(s) still in progress after %d s: "
+				"Postfix applies milter_default_action to them",
+				busy, STOP_GRACE_S);
+			return;
+		}
+		struct timespec ms10 = {0, 10 * 1000 * 1000};
+		nanosleep(&ms10, NULL);
+	}
+}
 static size_t noverrides;
 
 static void usage(FILE *f)
@@ -62,15 +157,19 @@ static void *milter_thread(void *arg)
 }
 
 /* Binds the libmilter socket, with the mode asked for a unix socket. */
+/* The file of a unix socket spec ("unix:P", "local:P" or "/P"), else NULL. */
+static const char *socket_path(const char *spec)
+{
+	if (strncmp(spec, "unix:", 5) == 0)
+		return spec + 5;
+	if (strncmp(spec, "local:", 6) == 0)
+		return spec + 6;
+	return spec[0] == '/' ? spec : NULL;
+}
+
 static int open_socket(const char *spec, const char *mode_s)
 {
-	const char *path = NULL;
-	if (strncmp(spec, "unix:", 5) == 0)
-		path = spec + 5;
-	else if (strncmp(spec, "local:", 6) == 0)
-		path = spec + 6;
-	else if (spec[0] == '/')
-		path = spec;
+	const char *path = socket_path(spec);
 	if (path != NULL)
 		unlink(path); /* a stale socket from a crash */
 	if (smfi_setconn((char *)spec) != MI_SUCCESS) {
@@ -90,6 +189,8 @@ static int open_socket(const char *spec, const char *mode_s)
 	return 0;
 }
 
+/* Becomes milter.user (and milter.group), giving it the socket first.
+ * Already that user (systemd's User=): nothing to do.  sock may be "". */
 static int drop_privileges(const char *user, const char *group, const char *sock)
 {
 	if (user[0] == '\0')
@@ -97,6 +198,12 @@ static int drop_privileges(const char *user, const char *group, const char *sock
 	struct passwd *pw = getpwnam(user);
 	if (pw == NULL) {
 		fprintf(stderr, "pecguard-milter: milter.user '%s' does not exist\n", user);
+		return -1;
+	}
+	if (getuid() != 0 && geteuid() != 0) {
+		if (getuid() == pw->pw_uid)
+			return 0;
+		fprintf(stderr, "pecguard-milter: cannot become %s: not started as root\n", user);
 		return -1;
 	}
 	gid_t gid = pw->pw_gid;
@@ -109,7 +216,7 @@ static int drop_privileges(const char *user, const char *group, const char *sock
 		}
 		gid = gr->gr_gid;
 	}
-	const char *path = strncmp(sock, "unix:", 5) == 0 ? sock + 5 : NULL;
+	const char *path = socket_path(sock);
 	if (path != NULL && chown(path, pw->pw_uid, gid) != 0)
 		fprintf(stderr, "pecguard-milter: chown %s: %s\n", path, strerror(errno));
 	if (setgroups(1, &gid) != 0 || setgid(gid) != 0 || setuid(pw->pw_uid) != 0) {
@@ -197,6 +304,10 @@ int main(int argc, char **argv)
 	}
 
 	if (check) {
+		/* As the milter will run: state files it creates (the LMDB
+		 * store) must belong to milter.user, not to root. */
+		if (drop_privileges(user, group, "") != 0)
+			return EX_CONFIG_;
 		pg_engine *e;
 		if (pg_engine_new(&e) != PG_OK)
 			return EX_SOFTWARE_;
@@ -212,8 +323,13 @@ int main(int argc, char **argv)
 		return 0;
 	}
 
-	/* Signals are waited for by this thread: block them before any
-	 * thread exists, so every thread inherits the mask. */
+	/* Signals are the main thread's: handlers first, then blocked while
+	 * the other threads are created (they inherit the mask), then
+	 * unblocked here only. */
+	if (signals_init() != 0) {
+		fprintf(stderr, "pecguard-milter: signal handlers: %s\n", strerror(errno));
+		return EX_SOFTWARE_;
+	}
 	sigset_t sigs;
 	sigemptyset(&sigs);
 	sigaddset(&sigs, SIGHUP);
@@ -254,28 +370,20 @@ int main(int argc, char **argv)
 		fprintf(stderr, "pecguard-milter: cannot start\n");
 		return EX_SOFTWARE_;
 	}
-	for (;;) {
-		int sig = 0;
-		if (sigwait(&sigs, &sig) != 0)
-			continue;
-		if (sig == SIGHUP) {
-			if (pg_engine_reload(pgm.eng) == PG_OK)
-				pgm_log(LOG_INFO,
-					"reloaded: configuration %s, antivirus %s, %zu providers",
-					pg_engine_config_source(pgm.eng),
-					pg_engine_av_backend(pgm.eng),
-					pg_engine_provider_count(pgm.eng));
-			else
-				pgm_log(LOG_ERR, "reload failed, running configuration kept: %s",
-					pg_engine_errmsg(pgm.eng));
-			continue;
-		}
-		pgm_log(LOG_INFO, "stopping on signal %d", sig);
-		break;
-	}
+	pthread_sigmask(SIG_UNBLOCK, &sigs, NULL);
+	int sig = signals_loop();
+	pgm_log(LOG_INFO, "stopping on signal %d", sig);
+	/* First the messages in progress finish, with libmilter still
+	 * serving their sessions (once stopped, it answers no more of them);
+	 * meanwhile new sessions and messages are tempfailed. */
+	atomic_store(&pgm.stopping, true);
+	drain();
 	smfi_stop();
 	pthread_join(th, NULL);
-	pg_engine_free(pgm.eng);
+	/* Connections still open (idle SMTP sessions) end with the process;
+	 * the engine is freed only when no session thread can still use it. */
+	if (atomic_load(&pgm.connections) == 0)
+		pg_engine_free(pgm.eng);
 	pgm_log(LOG_INFO, "stopped");
 	return milter_rc == MI_SUCCESS ? 0 : EX_SOFTWARE_;
 }

@@ -12,6 +12,8 @@
 
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdatomic.h>
+#include <stdbool.h>
 #include <stdint.h>
 
 #include "pecguard.h"
@@ -23,7 +25,11 @@ typedef struct pgm_global {
 	char spool_dir[512];
 	char dsn_smtp[256];
 	char reporting_mta[256];
-	char subject_tag[64];
+	/* Counted by the callbacks for a graceful stop: open connections,
+	 * and messages between MAIL FROM and their end. */
+	atomic_ulong connections;
+	atomic_ulong messages;
+	atomic_bool stopping; /* SIGTERM: new messages are tempfailed */
 } pgm_global;
 
 extern pgm_global pgm;
