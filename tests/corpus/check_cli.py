@@ -13,7 +13,9 @@ needs no ../shared.  Every run is `--av none --state <private dir>`.
     $PECGUARD_PROVIDERS) exits 3 naming the file; with none given and
     none at the default path, a warning and no valid PEC (exit 0);
   - --at: an impossible date and a word that is not a time exit 2 and
-    scan nothing; ISO 8601 is the verification time;
+    scan nothing; ISO 8601 is the verification time; signing-time is the
+    CMS signingTime (an expired provider's 2016 envelope is valid then),
+    or now when the signature has none;
   - `-` (standard input) gives the same verdict as the file;
   - an mbox of several fixtures: one JSON line per message, mbox_index
     1..n, the right classes, the same verdict as each file alone;
@@ -204,6 +206,26 @@ def check_at(r, fx):
     p, objs = r.json("--at", "now", msg)
     check(p.returncode == 0 and objs and objs[0].get("class") == "pec-envelope",
           "--at now: accepted, the default")
+    # signing-time: the CMS signingTime when there is one, else now.
+    old = os.path.join(fx, "messages", "env-gamma-signing-time.eml")
+    noattrs = os.path.join(fx, "messages", "env-gamma-no-signing-time.eml")
+    p, objs = r.json("--at", "signing-time", old, noattrs)
+    o1, o2 = (objs + [{}, {}])[:2]
+    st = (o1.get("signer") or {}).get("signing_time")
+    check(p.returncode == 0 and o1.get("class") == "pec-envelope" and st
+          and st.startswith("2016-") and o1.get("verified_at") == st,
+          "--at signing-time: an expired provider's 2016 envelope is checked at its "
+          "signing time %s and is valid (%s)" % (st, o1.get("class")))
+    check(o2.get("class") == "invalid-pec" and (o2.get("signer") or {}).get("signing_time", 1)
+          is None and (o2.get("verified_at") or "") > "2018"
+          and any(x.startswith("certificate-expired") and "no signing time" in x
+                  for x in o2.get("reasons", [])),
+          "--at signing-time without a signingTime: checked now, expired, says why (%s)"
+          % o2.get("verified_at"))
+    p, objs = r.json(old)
+    check(objs and objs[0].get("class") == "invalid-pec"
+          and any(x.startswith("certificate-expired") for x in objs[0].get("reasons", [])),
+          "the same envelope by default (now): certificate-expired")
 
 
 def check_fields(o, name, cls, pec_type, provider):

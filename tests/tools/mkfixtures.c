@@ -16,7 +16,9 @@
  *                        wire shape of real providers (see docs PEC.md §1-2),
  *                        tampered and forged variants, and ordinary mail;
  *   OUTDIR/expected.tsv  the class, PEC type, provider and reason code pecguard
- *                        must report for each message.
+ *                        must report for each message, at the verification
+ *                        time in the `at` column (empty: now; a message whose
+ *                        verdict depends on it has a line for each time).
  *
  * It is standalone on purpose (libcrypto and libarchive only): fixtures must
  * not be produced by the code they are meant to test.
@@ -1180,6 +1182,7 @@ typedef struct {
 	int pkcs7_proto; /* application/pkcs7-signature instead of the x- form */
 	int corrupt_sig; /* flip one byte of the RSA signature value */
 	int opaque;      /* embed the content: application/pkcs7-mime */
+	int noattrs;     /* no signed attributes (so no signingTime) */
 } pec_spec;
 
 typedef struct {
@@ -1410,10 +1413,12 @@ typedef struct {
 	int opaque;
 	int corrupt;
 	int64_t signing_time;
+	int noattrs; /* a signature over the content digest alone: no signingTime */
 } sign_opts;
 
 /* CMS SignedData over the CRLF form of `content_lf`: detached unless
- * opaque, signer certificate included, signingTime = the message date. */
+ * opaque, signer certificate included, signingTime = the message date
+ * unless noattrs. */
 static bytes cms_sign(const sign_opts *o, const char *content_lf)
 {
 	bytes crlf = to_crlf(content_lf);
@@ -1421,16 +1426,18 @@ static bytes cms_sign(const sign_opts *o, const char *content_lf)
 	CMS_ContentInfo *cms = CMS_sign(NULL, NULL, NULL, NULL, flags | CMS_PARTIAL);
 	if (!cms)
 		die_ssl("CMS_sign");
-	CMS_SignerInfo *si =
-		CMS_add1_signer(cms, o->signer->cert, o->signer->key, o->md, CMS_BINARY);
+	unsigned sflags = CMS_BINARY | (o->noattrs ? CMS_NOATTR : 0);
+	CMS_SignerInfo *si = CMS_add1_signer(cms, o->signer->cert, o->signer->key, o->md, sflags);
 	if (!si)
 		die_ssl("CMS_add1_signer");
 	/* Added before CMS_final, which then keeps it instead of using "now". */
-	ASN1_TIME *st = ASN1_TIME_set(NULL, (time_t)o->signing_time);
-	if (!st ||
-	    !CMS_signed_add1_attr_by_NID(si, NID_pkcs9_signingTime, ASN1_STRING_type(st), st, -1))
-		die_ssl("adding signingTime");
-	ASN1_TIME_free(st);
+	if (!o->noattrs) {
+		ASN1_TIME *st = ASN1_TIME_set(NULL, (time_t)o->signing_time);
+		if (!st || !CMS_signed_add1_attr_by_NID(si, NID_pkcs9_signingTime,
+							ASN1_STRING_type(st), st, -1))
+			die_ssl("adding signingTime");
+		ASN1_TIME_free(st);
+	}
 	BIO *in = BIO_new_mem_buf(crlf.p, (int)crlf.n);
 	if (!in || !CMS_final(cms, in, NULL, flags))
 		die_ssl("CMS_final");
@@ -1509,8 +1516,12 @@ static void pec_build(const pec_spec *s, pec_out *o)
 			 "Content-Transfer-Encoding: binary\nMIME-Version: 1.0\n\n%s",
 			 bmix, multipart_body(bmix, NULL, parts, np));
 
-	sign_opts so = {s->signer ? s->signer : pv->p, s->sha1 ? EVP_sha1() : EVP_sha256(),
-			s->opaque, s->corrupt_sig, g.t};
+	sign_opts so = {s->signer ? s->signer : pv->p,
+			s->sha1 ? EVP_sha1() : EVP_sha256(),
+			s->opaque,
+			s->corrupt_sig,
+			g.t,
+			s->noattrs};
 	o->sig = cms_sign(&so, o->entity);
 	o->boundary = sfmt("----%.32s", tag_hex("smime"));
 	o->sigtype =
@@ -1588,12 +1599,27 @@ static char *pec_render(const pec_out *o, int sig_first)
  * Output: messages and expected.tsv
  * ====================================================================== */
 
+#define EXPECTED_HEADER "# file\tclass\tpec_type\tprovider\treason\tat\tnote\n"
+
 #define CL_PEO     "peo"
 #define CL_ENV     "pec-envelope"
 #define CL_RCPT    "pec-receipt"
 #define CL_ANOM    "pec-anomaly"
 #define CL_INVALID "invalid-pec"
 
+/* One line of expected.tsv for the current case: what pecguard must report
+ * when it verifies the signer certificate at `at` ("" = now, the default;
+ * "signing-time" or an ISO 8601 time as `pecguard scan --at` takes it).  A
+ * message may have a line for each verification time. */
+static void expect(const char *cls, const char *type, const char *prov, const char *reason,
+		   const char *at, const char *note)
+{
+	buf_printf(&g.expected, "%s.eml\t%s\t%s\t%s\t%s\t%s\t%s\n", g.casename, cls,
+		   type ? type : "", prov ? prov : "", reason ? reason : "", at ? at : "",
+		   note ? note : "");
+}
+
+/* Writes the current case's message and its expected line (at now). */
 static void emit(const char *msg, int crlf, const char *cls, const char *type, const char *prov,
 		 const char *reason, const char *note)
 {
@@ -1613,8 +1639,7 @@ static void emit(const char *msg, int crlf, const char *cls, const char *type, c
 		(void)to_crlf(msg); /* checks for bare CRs */
 		write_file(path, msg, strlen(msg));
 	}
-	buf_printf(&g.expected, "%s.eml\t%s\t%s\t%s\t%s\t%s\n", g.casename, cls, type ? type : "",
-		   prov ? prov : "", reason ? reason : "", note ? note : "");
+	expect(cls, type, prov, reason, "", note);
 	g.nmsg++;
 }
 
@@ -2444,6 +2469,50 @@ static void gen_invalid(void)
 }
 
 /* ======================================================================
+ * Cases: the verification time (pecguard scan --at signing-time)
+ * ====================================================================== */
+
+/* Gestore Gamma's certificate was valid 2015-01-01..2018-01-01: an envelope
+ * it signed in 2016 verifies at its signing time, and is expired now. */
+static void gen_signing_time(void)
+{
+	case_begin("env-gamma-signing-time");
+	{
+		g.t = days_from_civil(2016, 3, 14) * 86400 + 9 * 3600 + g.seq * 60;
+		orig_msg m = orig_new("Giorgio Neri", "giorgio.neri@pec.gamma.test",
+				      "Verbale assemblea 2016");
+		orig_rcpt(&m, "acquisti@pec.beta.test", 0, 0);
+		orig_alt(&m, TXT_MEETING, "base64");
+		pec_spec s = env_spec(GAMMA, &m);
+		pec_out o;
+		pec_build(&s, &o);
+		emit_invalid(
+			pec_render(&o, 0), "certificate-expired",
+			"signed by Gamma in 2016 (signingTime 2016-03-14), certificate expired "
+			"2018-01-01");
+		expect(CL_ENV, "posta-certificata", GAMMA->name, "", "signing-time",
+		       "valid at its signing time 2016-03-14");
+	}
+
+	case_begin("env-gamma-no-signing-time");
+	{
+		g.t = days_from_civil(2016, 3, 14) * 86400 + 9 * 3600 + g.seq * 60;
+		orig_msg m = orig_new("Giorgio Neri", "giorgio.neri@pec.gamma.test",
+				      "Verbale assemblea 2016");
+		orig_rcpt(&m, "acquisti@pec.beta.test", 0, 0);
+		orig_alt(&m, TXT_MEETING, "base64");
+		pec_spec s = env_spec(GAMMA, &m);
+		s.noattrs = 1;
+		pec_out o;
+		pec_build(&s, &o);
+		emit_invalid(pec_render(&o, 0), "certificate-expired",
+			     "signed by Gamma in 2016 without signed attributes");
+		expect(CL_INVALID, "", "", "certificate-expired", "signing-time",
+		       "no signingTime to go back to: verified now, expired");
+	}
+}
+
+/* ======================================================================
  * Cases: ordinary mail (PEO)
  * ====================================================================== */
 
@@ -2580,7 +2649,7 @@ static void gen_peo(void)
 			"Content-Transfer-Encoding: 8bit\n\n"
 			"Buongiorno,\n\ninvio firmato il parere richiesto; la versione "
 			"definitiva seguirà entro venerdì.\n\nPaolo Galli\n";
-		sign_opts so = {&g.personal, EVP_sha256(), 0, 0, g.t};
+		sign_opts so = {&g.personal, EVP_sha256(), 0, 0, g.t, 0};
 		bytes sig = cms_sign(&so, entity);
 		const char *boundary = sfmt("------------ms%.24s", tag_hex("ms"));
 		buf sb = {0};
@@ -2936,10 +3005,11 @@ int main(int argc, char **argv)
 	write_index("index.ldif", 1);
 	write_index("index-nocolon.ldif", 0);
 
-	buf_puts(&g.expected, "# file\tclass\tpec_type\tprovider\treason\tnote\n");
+	buf_puts(&g.expected, EXPECTED_HEADER);
 	gen_envelopes();
 	gen_receipts();
 	gen_invalid();
+	gen_signing_time();
 	gen_peo();
 	write_file(sfmt("%s/expected.tsv", g.outdir), g.expected.p, g.expected.len);
 
@@ -2948,7 +3018,7 @@ int main(int argc, char **argv)
 	memset(&g.expected, 0, sizeof g.expected);
 	g.msgdir = "lures";
 	make_dir(sfmt("%s/lures", g.outdir));
-	buf_puts(&g.expected, "# file\tclass\tpec_type\tprovider\treason\tnote\n");
+	buf_puts(&g.expected, EXPECTED_HEADER);
 	gen_lures();
 	write_file(sfmt("%s/lures/expected.tsv", g.outdir), g.expected.p, g.expected.len);
 

@@ -72,6 +72,17 @@ static bool has_reason(const pg_scan *s, const char *code)
 	return false;
 }
 
+/* The reason with this code also says `text` in its detail. */
+static bool has_reason_saying(const pg_scan *s, const char *code, const char *text)
+{
+	for (size_t i = 0; i < pg_scan_reason_count(s); i++) {
+		const char *r = pg_scan_reason(s, i);
+		if (strncmp(r, code, strlen(code)) == 0 && strstr(r, text) != NULL)
+			return true;
+	}
+	return false;
+}
+
 static void envelope_exposes_inner_message(void **state)
 {
 	(void)state;
@@ -201,6 +212,37 @@ static void verification_time_modes(void **state)
 	pg_scan_set_time(s, PG_TIME_FIXED, t2016);
 	assert_int_equal(pg_scan_run_buffer(s, buf, len), PG_OK);
 	assert_int_equal(pg_scan_class(s), PG_CLASS_PEC_ENVELOPE);
+	pg_scan_free(s);
+	free(buf);
+
+	/* Gamma signed this one in 2016 (CMS signingTime): valid at its
+	 * signing time, expired now. */
+	buf = slurp("messages/env-gamma-signing-time.eml", &len);
+	assert_int_equal(pg_scan_new(e, &s), PG_OK);
+	pg_scan_set_time(s, PG_TIME_SIGNING, 0);
+	assert_int_equal(pg_scan_run_buffer(s, buf, len), PG_OK);
+	assert_int_equal(pg_scan_class(s), PG_CLASS_PEC_ENVELOPE);
+	assert_string_equal(pg_scan_provider(s), "Gestore Gamma");
+	assert_true(has_reason_saying(s, "certificate-valid-at", "2016-03-14T"));
+	assert_true(has_reason_saying(s, "certificate-valid-at", "(signing time)"));
+	pg_scan_free(s);
+	assert_int_equal(pg_scan_new(e, &s), PG_OK);
+	assert_int_equal(pg_scan_run_buffer(s, buf, len), PG_OK);
+	assert_int_equal(pg_scan_class(s), PG_CLASS_INVALID_PEC);
+	assert_true(has_reason_saying(s, "certificate-expired", "(now)"));
+	pg_scan_free(s);
+	free(buf);
+
+	/* Without signed attributes there is no signing time: now, and so
+	 * expired, says why. */
+	buf = slurp("messages/env-gamma-no-signing-time.eml", &len);
+	assert_int_equal(pg_scan_new(e, &s), PG_OK);
+	pg_scan_set_time(s, PG_TIME_SIGNING, 0);
+	assert_int_equal(pg_scan_run_buffer(s, buf, len), PG_OK);
+	assert_int_equal(pg_scan_class(s), PG_CLASS_INVALID_PEC);
+	assert_true(has_reason(s, "signature-valid"));
+	assert_true(has_reason_saying(s, "certificate-expired",
+				      "now (no signing time in the signature)"));
 	pg_scan_free(s);
 	free(buf);
 	pg_engine_free(e);
