@@ -34,6 +34,7 @@ import errno
 import json
 import os
 import pty
+import re
 import shutil
 import subprocess
 import sys
@@ -78,6 +79,17 @@ class Runner:
             except ValueError:
                 lines.append({"unparsable": line})
         return p, lines
+
+
+NOW = re.compile(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ \(now")
+
+
+def same_reasons(a, b):
+    """Equal reasons, but for the clock: runs a second apart verify 'now' at
+    different times."""
+    if not isinstance(a, list) or not isinstance(b, list):
+        return False
+    return [NOW.sub("NOW (now", x) for x in a] == [NOW.sub("NOW (now", x) for x in b]
 
 
 def err_text(p):
@@ -141,7 +153,8 @@ def check_unreadable(r, tmp, fx):
 
 def check_providers(r, tmp, fx):
     msg = os.path.join(fx, "messages", "env-alfa-text.eml")
-    index = open(os.path.join(fx, "pki", "index.ldif"), encoding="utf-8").read().split("\n")
+    index = open(os.path.join(fx, "pki", "index-nocolon.ldif"),
+                 encoding="utf-8").read().split("\n")
     # Spoil one hash; its line number is what the error must name.
     line = next(i for i, l in enumerate(index) if l.startswith("providerCertificateHash:"))
     index[line] = "providerCertificateHash: not-a-sha1"
@@ -273,7 +286,7 @@ def check_files_and_stdin(r, fx):
               and o.get("class") == ref.get("class") == cls
               and o.get("pec_type") == ref.get("pec_type")
               and o.get("provider") == ref.get("provider")
-              and o.get("reasons") == ref.get("reasons"),
+              and same_reasons(o.get("reasons"), ref.get("reasons")),
               "stdin '-': %s gives the same verdict and reasons as the file (%s)" % (
                   name, o.get("class")))
     return byfile
@@ -313,7 +326,7 @@ def check_mbox(r, tmp, fx, byfile):
               "mbox #%d: path is the mbox, mbox_index %d (%s)" % (i + 1, i + 1,
                                                                  o.get("mbox_index")))
         check_fields(o, "mbox #%d (%s)" % (i + 1, name), cls, pt, prov)
-        check(o.get("reasons") == byfile.get(name, {}).get("reasons"),
+        check(same_reasons(o.get("reasons"), byfile.get(name, {}).get("reasons")),
               "mbox #%d: the same reasons as %s alone" % (i + 1, name))
     # the same mbox on standard input
     with open(mbox, "rb") as f:
