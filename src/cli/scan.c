@@ -232,16 +232,22 @@ static void json_error(const char *path, size_t mbox_index, const char *err)
 	printf("\"}\n");
 }
 
+/* Progress on a terminal is for long runs: nothing before PROGRESS_AFTER
+ * seconds, then a line every PROGRESS_EVERY seconds, and the final count
+ * only when the run lasted that long too (a short run prints none). */
+#define PROGRESS_AFTER 1.0
+#define PROGRESS_EVERY 0.5
+
 static void progress(struct scan_ctx *c, bool final)
 {
 	if (!c->progress)
 		return;
 	struct timespec now;
 	clock_gettime(CLOCK_MONOTONIC, &now);
-	if (!final && (elapsed(&c->last, &now) < 0.5 || elapsed(&c->t0, &now) < 1.0))
+	double t = elapsed(&c->t0, &now);
+	if (t < PROGRESS_AFTER || (!final && elapsed(&c->last, &now) < PROGRESS_EVERY))
 		return;
 	c->last = now;
-	double t = elapsed(&c->t0, &now);
 	fprintf(stderr, "\rpecguard: %zu messages, %.0f/s%s", c->count,
 		t > 0 ? (double)c->count / t : 0.0, final ? "\n" : "");
 }

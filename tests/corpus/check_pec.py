@@ -5,7 +5,12 @@ with the corpus's expected.tsv.
 Three layouts of expected.tsv are understood (the header line says which):
   shared fixtures  file class pec_type provider virus detail   (detail "reason=CODE(...)")
   shared real      file class type provider at note            (at: signing-time | now)
-  own fixtures     file class pec_type provider reason note    (reason: our code)
+  own fixtures     file class pec_type provider reason at note (reason: our code)
+
+`at` is the verification time the line holds at, passed as `--at`: empty or
+`now` (the default), `signing-time`, or an ISO 8601 time.  A file may have a
+line for each time (an expired provider's message: invalid now, valid at
+its signing time); the lines are scanned in one run per time.
 
 Exit status 0 when every line matches, 1 otherwise, 77 (skip) when the
 corpus is absent.
@@ -145,7 +150,8 @@ def main():
                                 problems.append("valid class without proof '%s'" % code)
                 if problems:
                     failures += 1
-                    print("FAIL %s [%s]: %s" % (name, os.path.basename(providers), "; ".join(problems)))
+                    print("FAIL %s [%s, at %s]: %s" % (name, os.path.basename(providers),
+                                                     at or "now", "; ".join(problems)))
     print("%d checks, %d failures" % (checked, failures))
     return 1 if failures else 0
 

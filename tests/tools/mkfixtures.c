@@ -7,16 +7,20 @@
  * tests need fixtures they can build themselves.  This tool writes:
  *
  *   OUTDIR/pki/          a throw-away test PKI (root CA, provider certificates,
- *                        an expired and a not-yet-valid one, a rogue CA with a
- *                        look-alike certificate, a self-signed imitation, a
- *                        personal S/MIME certificate), keys, fingerprints.tsv,
- *                        and the providers' index as RFC 6109 LDIF (with and
- *                        without colons in the hashes);
+ *                        an expired and a not-yet-valid one, one whose validity
+ *                        dates cannot be read, a rogue CA with a look-alike
+ *                        certificate, a self-signed imitation, a personal
+ *                        S/MIME certificate), keys, fingerprints.tsv, and the
+ *                        providers' index as RFC 6109 LDIF (with and without
+ *                        colons in the hashes; one provider listed by its
+ *                        hashes only, as the index allows);
  *   OUTDIR/messages/     PEC envelopes, receipts and an anomaly envelope in the
  *                        wire shape of real providers (see docs PEC.md §1-2),
  *                        tampered and forged variants, and ordinary mail;
  *   OUTDIR/expected.tsv  the class, PEC type, provider and reason code pecguard
- *                        must report for each message.
+ *                        must report for each message, at the verification
+ *                        time in the `at` column (empty: now; a message whose
+ *                        verdict depends on it has a line for each time).
  *
  * It is standalone on purpose (libcrypto and libarchive only): fixtures must
  * not be produced by the code they are meant to test.
@@ -554,6 +558,8 @@ typedef struct {
 	int code;               /* provider number inside identificativi */
 	int rewrites_msgid; /* puts its identificativo in postacert.eml as Aruba does (PEC.md §1) */
 	party *p;
+	party *p2;     /* a second certificate, or NULL */
+	int hash_only; /* the index lists providerCertificateHash only, no certificate */
 } provider;
 
 typedef struct {
@@ -628,6 +634,18 @@ static void make_party(party *pt, const char *file, const cert_spec *cs, const p
 	pt->cert = make_cert(cs, pt->key, issuer);
 }
 
+/* Replaces the certificate's notBefore with `raw` as a UTCTime, unchecked,
+ * and signs the certificate again. */
+static void set_raw_not_before(party *pt, const char *raw, const party *issuer)
+{
+	ASN1_TIME *t = ASN1_STRING_type_new(V_ASN1_UTCTIME);
+	if (!t || !ASN1_STRING_set(t, raw, (int)strlen(raw)) || !X509_set1_notBefore(pt->cert, t))
+		die_ssl("setting a raw notBefore");
+	ASN1_TIME_free(t);
+	if (X509_sign(pt->cert, issuer->key, EVP_sha256()) <= 0)
+		die_ssl("signing a certificate");
+}
+
 static void free_party(party *pt)
 {
 	X509_free(pt->cert);
@@ -682,14 +700,16 @@ static struct {
 	int64_t t;            /* current case's message time (UTC seconds) */
 	int64_t base;
 	int nmsg;
-	party ca, rogue_ca, alfa, beta, gamma, delta, rogue, selfsigned, personal;
-	provider alfa_p, beta_p, gamma_p, delta_p;
+	party ca, rogue_ca, alfa, beta, gamma, delta, epsilon, epsilon_baddates, rogue, selfsigned,
+		personal;
+	provider alfa_p, beta_p, gamma_p, delta_p, epsilon_p;
 } g;
 
-#define ALFA  (&g.alfa_p)
-#define BETA  (&g.beta_p)
-#define GAMMA (&g.gamma_p)
-#define DELTA (&g.delta_p)
+#define ALFA    (&g.alfa_p)
+#define BETA    (&g.beta_p)
+#define GAMMA   (&g.gamma_p)
+#define DELTA   (&g.delta_p)
+#define EPSILON (&g.epsilon_p)
 
 static void case_begin(const char *name)
 {
@@ -1180,6 +1200,8 @@ typedef struct {
 	int pkcs7_proto; /* application/pkcs7-signature instead of the x- form */
 	int corrupt_sig; /* flip one byte of the RSA signature value */
 	int opaque;      /* embed the content: application/pkcs7-mime */
+	int nocerts;     /* leave the signer certificate out of the CMS */
+	int noattrs;     /* no signed attributes (so no signingTime) */
 } pec_spec;
 
 typedef struct {
@@ -1410,10 +1432,13 @@ typedef struct {
 	int opaque;
 	int corrupt;
 	int64_t signing_time;
+	int nocerts; /* the verifier must find the certificate elsewhere (the index) */
+	int noattrs; /* a signature over the content digest alone: no signingTime */
 } sign_opts;
 
 /* CMS SignedData over the CRLF form of `content_lf`: detached unless
- * opaque, signer certificate included, signingTime = the message date. */
+ * opaque, signer certificate included unless nocerts, signingTime = the
+ * message date unless noattrs. */
 static bytes cms_sign(const sign_opts *o, const char *content_lf)
 {
 	bytes crlf = to_crlf(content_lf);
@@ -1421,16 +1446,19 @@ static bytes cms_sign(const sign_opts *o, const char *content_lf)
 	CMS_ContentInfo *cms = CMS_sign(NULL, NULL, NULL, NULL, flags | CMS_PARTIAL);
 	if (!cms)
 		die_ssl("CMS_sign");
-	CMS_SignerInfo *si =
-		CMS_add1_signer(cms, o->signer->cert, o->signer->key, o->md, CMS_BINARY);
+	unsigned sflags =
+		CMS_BINARY | (o->nocerts ? CMS_NOCERTS : 0) | (o->noattrs ? CMS_NOATTR : 0);
+	CMS_SignerInfo *si = CMS_add1_signer(cms, o->signer->cert, o->signer->key, o->md, sflags);
 	if (!si)
 		die_ssl("CMS_add1_signer");
 	/* Added before CMS_final, which then keeps it instead of using "now". */
-	ASN1_TIME *st = ASN1_TIME_set(NULL, (time_t)o->signing_time);
-	if (!st ||
-	    !CMS_signed_add1_attr_by_NID(si, NID_pkcs9_signingTime, ASN1_STRING_type(st), st, -1))
-		die_ssl("adding signingTime");
-	ASN1_TIME_free(st);
+	if (!o->noattrs) {
+		ASN1_TIME *st = ASN1_TIME_set(NULL, (time_t)o->signing_time);
+		if (!st || !CMS_signed_add1_attr_by_NID(si, NID_pkcs9_signingTime,
+							ASN1_STRING_type(st), st, -1))
+			die_ssl("adding signingTime");
+		ASN1_TIME_free(st);
+	}
 	BIO *in = BIO_new_mem_buf(crlf.p, (int)crlf.n);
 	if (!in || !CMS_final(cms, in, NULL, flags))
 		die_ssl("CMS_final");
@@ -1509,8 +1537,13 @@ static void pec_build(const pec_spec *s, pec_out *o)
 			 "Content-Transfer-Encoding: binary\nMIME-Version: 1.0\n\n%s",
 			 bmix, multipart_body(bmix, NULL, parts, np));
 
-	sign_opts so = {s->signer ? s->signer : pv->p, s->sha1 ? EVP_sha1() : EVP_sha256(),
-			s->opaque, s->corrupt_sig, g.t};
+	sign_opts so = {s->signer ? s->signer : pv->p,
+			s->sha1 ? EVP_sha1() : EVP_sha256(),
+			s->opaque,
+			s->corrupt_sig,
+			g.t,
+			s->nocerts,
+			s->noattrs};
 	o->sig = cms_sign(&so, o->entity);
 	o->boundary = sfmt("----%.32s", tag_hex("smime"));
 	o->sigtype =
@@ -1588,12 +1621,27 @@ static char *pec_render(const pec_out *o, int sig_first)
  * Output: messages and expected.tsv
  * ====================================================================== */
 
+#define EXPECTED_HEADER "# file\tclass\tpec_type\tprovider\treason\tat\tnote\n"
+
 #define CL_PEO     "peo"
 #define CL_ENV     "pec-envelope"
 #define CL_RCPT    "pec-receipt"
 #define CL_ANOM    "pec-anomaly"
 #define CL_INVALID "invalid-pec"
 
+/* One line of expected.tsv for the current case: what pecguard must report
+ * when it verifies the signer certificate at `at` ("" = now, the default;
+ * "signing-time" or an ISO 8601 time as `pecguard scan --at` takes it).  A
+ * message may have a line for each verification time. */
+static void expect(const char *cls, const char *type, const char *prov, const char *reason,
+		   const char *at, const char *note)
+{
+	buf_printf(&g.expected, "%s.eml\t%s\t%s\t%s\t%s\t%s\t%s\n", g.casename, cls,
+		   type ? type : "", prov ? prov : "", reason ? reason : "", at ? at : "",
+		   note ? note : "");
+}
+
+/* Writes the current case's message and its expected line (at now). */
 static void emit(const char *msg, int crlf, const char *cls, const char *type, const char *prov,
 		 const char *reason, const char *note)
 {
@@ -1613,8 +1661,7 @@ static void emit(const char *msg, int crlf, const char *cls, const char *type, c
 		(void)to_crlf(msg); /* checks for bare CRs */
 		write_file(path, msg, strlen(msg));
 	}
-	buf_printf(&g.expected, "%s.eml\t%s\t%s\t%s\t%s\t%s\n", g.casename, cls, type ? type : "",
-		   prov ? prov : "", reason ? reason : "", note ? note : "");
+	expect(cls, type, prov, reason, "", note);
 	g.nmsg++;
 }
 
@@ -1647,6 +1694,15 @@ static const char TXT_MEETING[] =
 	"Eventuali osservazioni vanno inviate entro venerdì 23/01/2026.\n\n"
 	"Cordiali saluti\n"
 	"Lucia Ferraro\n";
+
+/* Epsilon's user writes to beta's purchasing office. */
+static orig_msg epsilon_orig(const char *subject)
+{
+	orig_msg m = orig_new("Marta Fontana", "marta.fontana@pec.epsilon.test", subject);
+	orig_rcpt(&m, "acquisti@pec.beta.test", 0, 0);
+	orig_alt(&m, TXT_MEETING, "base64");
+	return m;
+}
 
 /* Simple case: alfa's user writes to beta's purchasing office. */
 static orig_msg alfa_orig(const char *subject)
@@ -1935,6 +1991,28 @@ static void gen_envelopes(void)
 		pec_build(&s, &o);
 		emit(pec_render(&o, 0), 0, CL_ENV, "posta-certificata", ALFA->name, "",
 		     "destinatari=certificato+esterno");
+	}
+
+	case_begin("env-alfa-nocerts");
+	{
+		orig_msg m = alfa_orig("Conferma ordine n. 2026/140");
+		orig_alt(&m, TXT_ORDER, "base64");
+		pec_spec s = env_spec(ALFA, &m);
+		s.nocerts = 1;
+		pec_out o;
+		pec_build(&s, &o);
+		emit(pec_render(&o, 0), 0, CL_ENV, "posta-certificata", ALFA->name, "",
+		     "CMS without certificates: the signer's certificate comes from the index");
+	}
+
+	case_begin("env-epsilon-hash-only");
+	{
+		orig_msg m = epsilon_orig("Trasmissione verbale");
+		pec_spec s = env_spec(EPSILON, &m);
+		pec_out o;
+		pec_build(&s, &o);
+		emit(pec_render(&o, 0), 0, CL_ENV, "posta-certificata", EPSILON->name, "",
+		     "index lists Epsilon's hash only;the certificate is in the CMS");
 	}
 }
 
@@ -2466,6 +2544,123 @@ static void gen_invalid(void)
 		emit_invalid(pec_render(&o, 0), "signature-unreadable",
 			     "signature part with an empty body");
 	}
+
+	case_begin("invalid-signer-unknown");
+	{
+		orig_msg m = epsilon_orig("Trasmissione verbale");
+		pec_spec s = env_spec(EPSILON, &m);
+		s.nocerts = 1;
+		pec_out o;
+		pec_build(&s, &o);
+		emit_invalid(pec_render(&o, 0), "signer-unknown",
+			     "CMS without certificates;the index lists Epsilon's hash only, so no "
+			     "certificate to verify with");
+	}
+
+	case_begin("invalid-certificate-dates");
+	{
+		orig_msg m = epsilon_orig("Trasmissione verbale");
+		pec_spec s = env_spec(EPSILON, &m);
+		s.signer = &g.epsilon_baddates;
+		pec_out o;
+		pec_build(&s, &o);
+		emit_invalid(pec_render(&o, 0), "certificate-invalid-dates",
+			     "signer certificate listed (hash) and embedded, notBefore UTCTime "
+			     "201301000000Z (month 13);signature valid");
+	}
+
+	case_begin("invalid-pec-header-missing");
+	{
+		pec_out o = alfa_text_envelope("Conferma ordine n. 2026/141");
+		h_del(&o.h, "X-Trasporto");
+		emit_invalid(pec_render(&o, 0), "pec-header-missing",
+			     "valid Alfa envelope with X-Trasporto removed (headers are not "
+			     "signed);Per conto di, subject and daticert remain");
+	}
+
+	case_begin("invalid-trasporto-unknown");
+	{
+		pec_out o = alfa_text_envelope("Conferma ordine n. 2026/142");
+		h_set(&o.h, "X-Trasporto", "foo");
+		emit_invalid(pec_render(&o, 0), "pec-type-unknown",
+			     "valid Alfa envelope with X-Trasporto: foo");
+	}
+
+	case_begin("invalid-ricevuta-unknown");
+	{
+		orig_msg m = rcpt_orig();
+		pec_spec s = rcpt_spec("accettazione", ALFA, &m);
+		pec_out o;
+		pec_build(&s, &o);
+		h_set(&o.h, "X-Ricevuta", "consegnata");
+		emit_invalid(pec_render(&o, 0), "pec-type-unknown",
+			     "valid Alfa acceptance receipt with X-Ricevuta: consegnata;also "
+			     "daticert-type-mismatch (postacert/@tipo=accettazione)");
+	}
+
+	case_begin("edge-protocol-pgp");
+	{
+		pec_out o = alfa_text_envelope("Conferma ordine n. 2026/143");
+		h_set(&o.h, "Content-Type",
+		      replace_once(o.ctype, "application/x-pkcs7-signature",
+				   "application/pgp-signature"));
+		emit_invalid(pec_render(&o, 0), "malformed-multipart-signed",
+			     "protocol=application/pgp-signature on a CMS signature part;signature "
+			     "valid");
+	}
+
+	case_begin("edge-protocol-missing");
+	{
+		pec_out o = alfa_text_envelope("Conferma ordine n. 2026/144");
+		h_set(&o.h, "Content-Type",
+		      replace_once(o.ctype, "protocol=\"application/x-pkcs7-signature\"; ", ""));
+		emit_invalid(pec_render(&o, 0), "malformed-multipart-signed",
+			     "multipart/signed without a protocol parameter;signature valid");
+	}
+}
+
+/* ======================================================================
+ * Cases: the verification time (pecguard scan --at signing-time)
+ * ====================================================================== */
+
+/* Gestore Gamma's certificate was valid 2015-01-01..2018-01-01: an envelope
+ * it signed in 2016 verifies at its signing time, and is expired now. */
+static void gen_signing_time(void)
+{
+	case_begin("env-gamma-signing-time");
+	{
+		g.t = days_from_civil(2016, 3, 14) * 86400 + 9 * 3600 + g.seq * 60;
+		orig_msg m = orig_new("Giorgio Neri", "giorgio.neri@pec.gamma.test",
+				      "Verbale assemblea 2016");
+		orig_rcpt(&m, "acquisti@pec.beta.test", 0, 0);
+		orig_alt(&m, TXT_MEETING, "base64");
+		pec_spec s = env_spec(GAMMA, &m);
+		pec_out o;
+		pec_build(&s, &o);
+		emit_invalid(
+			pec_render(&o, 0), "certificate-expired",
+			"signed by Gamma in 2016 (signingTime 2016-03-14), certificate expired "
+			"2018-01-01");
+		expect(CL_ENV, "posta-certificata", GAMMA->name, "", "signing-time",
+		       "valid at its signing time 2016-03-14");
+	}
+
+	case_begin("env-gamma-no-signing-time");
+	{
+		g.t = days_from_civil(2016, 3, 14) * 86400 + 9 * 3600 + g.seq * 60;
+		orig_msg m = orig_new("Giorgio Neri", "giorgio.neri@pec.gamma.test",
+				      "Verbale assemblea 2016");
+		orig_rcpt(&m, "acquisti@pec.beta.test", 0, 0);
+		orig_alt(&m, TXT_MEETING, "base64");
+		pec_spec s = env_spec(GAMMA, &m);
+		s.noattrs = 1;
+		pec_out o;
+		pec_build(&s, &o);
+		emit_invalid(pec_render(&o, 0), "certificate-expired",
+			     "signed by Gamma in 2016 without signed attributes");
+		expect(CL_INVALID, "", "", "certificate-expired", "signing-time",
+		       "no signingTime to go back to: verified now, expired");
+	}
 }
 
 /* ======================================================================
@@ -2605,7 +2800,7 @@ static void gen_peo(void)
 			"Content-Transfer-Encoding: 8bit\n\n"
 			"Buongiorno,\n\ninvio firmato il parere richiesto; la versione "
 			"definitiva seguirà entro venerdì.\n\nPaolo Galli\n";
-		sign_opts so = {&g.personal, EVP_sha256(), 0, 0, g.t};
+		sign_opts so = {&g.personal, EVP_sha256(), 0, 0, g.t, 0, 0};
 		bytes sig = cms_sign(&so, entity);
 		const char *boundary = sfmt("------------ms%.24s", tag_hex("ms"));
 		buf sb = {0};
@@ -2684,6 +2879,13 @@ static void make_pki(void)
 					"20950101000000Z",
 					0,
 					"email:posta-certificata@pec.delta.test"};
+	static const cert_spec epsilon = {"Posta Certificata Gestore Epsilon",
+					  "Gestore Epsilon S.p.A.",
+					  0x1005,
+					  "20200101000000Z",
+					  "20400101000000Z",
+					  0,
+					  "email:posta-certificata@pec.epsilon.test"};
 	static const cert_spec selfsigned = {"Posta Certificata",
 					     "Posta Certificata Sicura S.r.l.",
 					     0x2001,
@@ -2705,13 +2907,19 @@ static void make_pki(void)
 	make_party(&g.beta, "beta", &beta, &g.ca);
 	make_party(&g.gamma, "gamma", &gamma, &g.ca);
 	make_party(&g.delta, "delta", &delta, &g.ca);
+	make_party(&g.epsilon, "epsilon", &epsilon, &g.ca);
+	make_party(&g.epsilon_baddates, "epsilon-baddates", &epsilon, &g.ca);
+	/* Month 13: a UTCTime no parser turns into a date, in a certificate
+	 * that still decodes and whose signatures still verify. */
+	set_raw_not_before(&g.epsilon_baddates, "201301000000Z", &g.ca);
 	/* Same subject, SAN and serial as Alfa: only the issuer and key differ. */
 	make_party(&g.rogue, "rogue", &alfa, &g.rogue_ca);
 	make_party(&g.selfsigned, "selfsigned", &selfsigned, NULL);
 	make_party(&g.personal, "personal", &personal, &g.ca);
 
-	party *all[] = {&g.ca,    &g.rogue_ca, &g.alfa,       &g.beta,    &g.gamma,
-			&g.delta, &g.rogue,    &g.selfsigned, &g.personal};
+	party *all[] = {&g.ca,    &g.rogue_ca,   &g.alfa,    &g.beta,
+			&g.gamma, &g.delta,      &g.epsilon, &g.epsilon_baddates,
+			&g.rogue, &g.selfsigned, &g.personal};
 	buf fp = {0};
 	buf_puts(&fp, "# name\tsubject\tsha1\n");
 	for (size_t i = 0; i < sizeof all / sizeof all[0]; i++) {
@@ -2778,12 +2986,13 @@ static void write_index(const char *file, int colon)
 			     "# lower-case hex, no separators.\n");
 	buf_puts(&b, "# Gestore Gamma's certificate has expired and Gestore Delta's is not\n"
 		     "# yet valid; both stay listed so that validity is checked apart from\n"
-		     "# membership.\n\n");
+		     "# membership.  Gestore Epsilon is listed by its hashes only (its\n"
+		     "# second certificate has a notBefore no parser reads).\n\n");
 	buf_puts(&b, "dn: o=postacert\nobjectClass: top\nobjectClass: organization\n"
 		     "objectClass: LDIFLocationURLObject\no: postacert\n");
 	ldif_attr(&b, "LDIFLocationURL", "https://index.pec.test/index.ldif");
 	buf_putc(&b, '\n');
-	const provider *pv[] = {ALFA, BETA, GAMMA, DELTA};
+	const provider *pv[] = {ALFA, BETA, GAMMA, DELTA, EPSILON};
 	for (size_t i = 0; i < sizeof pv / sizeof pv[0]; i++) {
 		ldif_line(&b, sfmt("dn: providerName=%s,o=postacert", pv[i]->name));
 		ldif_attr(&b, "objectClass", "top");
@@ -2792,9 +3001,13 @@ static void write_index(const char *file, int colon)
 		if (pv[i]->unit)
 			ldif_attr(&b, "providerUnit", pv[i]->unit);
 		ldif_attr(&b, "description", pv[i]->desc);
-		ldif_attr(&b, "providerCertificateHash", cert_sha1(pv[i]->p->cert, colon));
-		bytes der = cert_der(pv[i]->p->cert);
-		ldif_attr_bin(&b, "providerCertificate;binary", der.p, der.n, 1);
+		party *certs[2] = {pv[i]->p, pv[i]->p2};
+		for (size_t c = 0; c < 2 && certs[c]; c++)
+			ldif_attr(&b, "providerCertificateHash", cert_sha1(certs[c]->cert, colon));
+		for (size_t c = 0; c < 2 && certs[c] && !pv[i]->hash_only; c++) {
+			bytes der = cert_der(certs[c]->cert);
+			ldif_attr_bin(&b, "providerCertificate;binary", der.p, der.n, 1);
+		}
 		ldif_attr(&b, "mailReceipt", sfmt("posta-certificata@%s", pv[i]->domains[0]));
 		for (size_t d = 0; d < 3 && pv[i]->domains[d]; d++)
 			ldif_attr(&b, "managedDomains", pv[i]->domains[d]);
@@ -2925,7 +3138,9 @@ int main(int argc, char **argv)
 			      "Gestore Alfa – gestore di prova n° 1 (certificato valido 2020–2040)",
 			      21,
 			      1,
-			      &g.alfa};
+			      &g.alfa,
+			      NULL,
+			      0};
 	g.beta_p = (provider){"Gestore Beta",
 			      "Gestore Beta S.r.l.",
 			      {"pec.beta.test", NULL, NULL},
@@ -2933,7 +3148,9 @@ int main(int argc, char **argv)
 			      "Test provider Beta (valid certificate 2020-2040)",
 			      22,
 			      0,
-			      &g.beta};
+			      &g.beta,
+			      NULL,
+			      0};
 	g.gamma_p = (provider){"Gestore Gamma",
 			       "Gestore Gamma S.p.A.",
 			       {"pec.gamma.test", NULL, NULL},
@@ -2942,7 +3159,9 @@ int main(int argc, char **argv)
 			       "2015-01-01..2018-01-01) but still listed",
 			       23,
 			       0,
-			       &g.gamma};
+			       &g.gamma,
+			       NULL,
+			       0};
 	g.delta_p = (provider){
 		"Gestore Delta",
 		"Gestore Delta S.p.A.",
@@ -2951,7 +3170,21 @@ int main(int argc, char **argv)
 		"Test provider Delta: certificate NOT YET VALID (valid 2090-01-01..2095-01-01)",
 		24,
 		0,
-		&g.delta};
+		&g.delta,
+		NULL,
+		0};
+	g.epsilon_p =
+		(provider){"Gestore Epsilon",
+			   "Gestore Epsilon S.p.A.",
+			   {"pec.epsilon.test", NULL, NULL},
+			   NULL,
+			   "Test provider Epsilon: listed by certificate hashes only; its second "
+			   "certificate's notBefore cannot be read",
+			   25,
+			   0,
+			   &g.epsilon,
+			   &g.epsilon_baddates,
+			   1};
 
 	make_dir(g.outdir);
 	make_dir(sfmt("%s/pki", g.outdir));
@@ -2961,10 +3194,11 @@ int main(int argc, char **argv)
 	write_index("index.ldif", 1);
 	write_index("index-nocolon.ldif", 0);
 
-	buf_puts(&g.expected, "# file\tclass\tpec_type\tprovider\treason\tnote\n");
+	buf_puts(&g.expected, EXPECTED_HEADER);
 	gen_envelopes();
 	gen_receipts();
 	gen_invalid();
+	gen_signing_time();
 	gen_peo();
 	write_file(sfmt("%s/expected.tsv", g.outdir), g.expected.p, g.expected.len);
 
@@ -2973,7 +3207,7 @@ int main(int argc, char **argv)
 	memset(&g.expected, 0, sizeof g.expected);
 	g.msgdir = "lures";
 	make_dir(sfmt("%s/lures", g.outdir));
-	buf_puts(&g.expected, "# file\tclass\tpec_type\tprovider\treason\tnote\n");
+	buf_puts(&g.expected, EXPECTED_HEADER);
 	gen_lures();
 	write_file(sfmt("%s/lures/expected.tsv", g.outdir), g.expected.p, g.expected.len);
 
@@ -2981,8 +3215,9 @@ int main(int argc, char **argv)
 	       g.outdir);
 
 	free(g.expected.p);
-	party *all[] = {&g.ca,    &g.rogue_ca, &g.alfa,       &g.beta,    &g.gamma,
-			&g.delta, &g.rogue,    &g.selfsigned, &g.personal};
+	party *all[] = {&g.ca,    &g.rogue_ca,   &g.alfa,    &g.beta,
+			&g.gamma, &g.delta,      &g.epsilon, &g.epsilon_baddates,
+			&g.rogue, &g.selfsigned, &g.personal};
 	for (size_t i = 0; i < sizeof all / sizeof all[0]; i++)
 		free_party(all[i]);
 	free_owned();

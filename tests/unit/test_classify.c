@@ -50,7 +50,7 @@ static pg_engine *engine_with_index(void)
 	char path[4096];
 	snprintf(path, sizeof(path), "%s/pki/index.ldif", fixtures());
 	assert_int_equal(pg_engine_load_providers(e, path), PG_OK);
-	assert_int_equal(pg_engine_provider_count(e), 4);
+	assert_int_equal(pg_engine_provider_count(e), 5);
 	return e;
 }
 
@@ -69,6 +69,17 @@ static bool has_reason(const pg_scan *s, const char *code)
 	for (size_t i = 0; i < pg_scan_reason_count(s); i++)
 		if (strncmp(pg_scan_reason(s, i), code, strlen(code)) == 0)
 			return true;
+	return false;
+}
+
+/* The reason with this code also says `text` in its detail. */
+static bool has_reason_saying(const pg_scan *s, const char *code, const char *text)
+{
+	for (size_t i = 0; i < pg_scan_reason_count(s); i++) {
+		const char *r = pg_scan_reason(s, i);
+		if (strncmp(r, code, strlen(code)) == 0 && strstr(r, text) != NULL)
+			return true;
+	}
 	return false;
 }
 
@@ -203,6 +214,37 @@ static void verification_time_modes(void **state)
 	assert_int_equal(pg_scan_class(s), PG_CLASS_PEC_ENVELOPE);
 	pg_scan_free(s);
 	free(buf);
+
+	/* Gamma signed this one in 2016 (CMS signingTime): valid at its
+	 * signing time, expired now. */
+	buf = slurp("messages/env-gamma-signing-time.eml", &len);
+	assert_int_equal(pg_scan_new(e, &s), PG_OK);
+	pg_scan_set_time(s, PG_TIME_SIGNING, 0);
+	assert_int_equal(pg_scan_run_buffer(s, buf, len), PG_OK);
+	assert_int_equal(pg_scan_class(s), PG_CLASS_PEC_ENVELOPE);
+	assert_string_equal(pg_scan_provider(s), "Gestore Gamma");
+	assert_true(has_reason_saying(s, "certificate-valid-at", "2016-03-14T"));
+	assert_true(has_reason_saying(s, "certificate-valid-at", "(signing time)"));
+	pg_scan_free(s);
+	assert_int_equal(pg_scan_new(e, &s), PG_OK);
+	assert_int_equal(pg_scan_run_buffer(s, buf, len), PG_OK);
+	assert_int_equal(pg_scan_class(s), PG_CLASS_INVALID_PEC);
+	assert_true(has_reason_saying(s, "certificate-expired", "(now)"));
+	pg_scan_free(s);
+	free(buf);
+
+	/* Without signed attributes there is no signing time: now, and so
+	 * expired, says why. */
+	buf = slurp("messages/env-gamma-no-signing-time.eml", &len);
+	assert_int_equal(pg_scan_new(e, &s), PG_OK);
+	pg_scan_set_time(s, PG_TIME_SIGNING, 0);
+	assert_int_equal(pg_scan_run_buffer(s, buf, len), PG_OK);
+	assert_int_equal(pg_scan_class(s), PG_CLASS_INVALID_PEC);
+	assert_true(has_reason(s, "signature-valid"));
+	assert_true(has_reason_saying(s, "certificate-expired",
+				      "now (no signing time in the signature)"));
+	pg_scan_free(s);
+	free(buf);
 	pg_engine_free(e);
 }
 
@@ -218,9 +260,9 @@ static void bad_index_keeps_the_good_one(void **state)
 	const char *msg = pg_engine_errmsg(e);
 	assert_non_null(strstr(msg, "bad.ldif:6"));
 	assert_non_null(strstr(msg, "providerCertificateHash"));
-	assert_int_equal(pg_engine_provider_count(e), 4);
+	assert_int_equal(pg_engine_provider_count(e), 5);
 	assert_int_equal(pg_engine_load_providers(e, "/nonexistent/index.ldif"), PG_ERR_IO);
-	assert_int_equal(pg_engine_provider_count(e), 4);
+	assert_int_equal(pg_engine_provider_count(e), 5);
 	/* Scans still trust the old index. */
 	char *buf;
 	pg_scan *s = scan_file(e, "messages/env-alfa-text.eml", &buf);
@@ -235,7 +277,7 @@ static void reload_while_scan_holds_old_index(void **state)
 	(void)state;
 	pg_engine *e = engine_with_index();
 	pg_scan *held;
-	assert_int_equal(pg_scan_new(e, &held), PG_OK); /* takes the 4-provider index */
+	assert_int_equal(pg_scan_new(e, &held), PG_OK); /* takes the 5-provider index */
 	char path[4096];
 	snprintf(path, sizeof(path), "%s/pki/index-nocolon.ldif", fixtures());
 	assert_int_equal(pg_engine_load_providers(e, path), PG_OK);
