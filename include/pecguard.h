@@ -129,6 +129,13 @@ PG_API PG_WUR pg_status pg_engine_reload(pg_engine *eng);
 PG_API const char *pg_engine_config_source(const pg_engine *eng);
 /* "clamav", "clamd:...", or "none". */
 PG_API const char *pg_engine_av_backend(const pg_engine *eng);
+/* Asks the configured antivirus two questions with known answers: the
+ * EICAR test string must be found (signatures loaded and matching), and
+ * content nested past every archive limit must come back "not fully
+ * scanned", never clean (clamd needs AlertExceedsMax yes).  PG_OK (also
+ * with no antivirus); PG_ERR_IO when it does not answer, PG_ERR_CONFIG
+ * when it answers wrong: the reason in pg_engine_errmsg(). */
+PG_API PG_WUR pg_status pg_engine_av_selfcheck(pg_engine *eng);
 
 /* Learning (Bayes): the message's tokens counted as spam (spam != 0) or
  * ham; unlearn removes a previous learning.  Relearning a message as the

@@ -38,7 +38,19 @@ int pg_cmd_config(int argc, char **argv)
 	pg_engine_get_limits(eng, &lim);
 	printf("configuration: %s\n", pg_engine_config_source(eng));
 	printf("providers' index: %zu providers\n", pg_engine_provider_count(eng));
-	printf("antivirus: %s\n", pg_engine_av_backend(eng));
+	/* The antivirus is asked, not only opened: EICAR found, content past
+	 * the limits reported as not scanned.  No answer (clamd still
+	 * loading) is a warning; a wrong one is a configuration error. */
+	pg_status av = pg_engine_av_selfcheck(eng);
+	if (av == PG_ERR_CONFIG) {
+		fprintf(stderr, "pecguard: %s\n", pg_engine_errmsg(eng));
+		pg_engine_free(eng);
+		return PG_EXIT_CONFIG;
+	}
+	if (av != PG_OK)
+		fprintf(stderr, "pecguard: warning: %s\n", pg_engine_errmsg(eng));
+	printf("antivirus: %s%s\n", pg_engine_av_backend(eng),
+	       av == PG_OK ? "" : " (did not answer the self-check)");
 	printf("limits: message %zu bytes, header field %zu, header block %zu, depth %u, parts "
 	       "%u\n",
 	       lim.max_message_size, lim.max_header_field, lim.max_header_block, lim.max_depth,

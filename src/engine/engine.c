@@ -272,6 +272,22 @@ const char *pg_engine_av_backend(const pg_engine *eng)
 	return s;
 }
 
+pg_status pg_engine_av_selfcheck(pg_engine *eng)
+{
+	pg_runtime *rt = pg_engine_runtime(eng);
+	pg_status st = PG_OK;
+	char err[512] = "";
+	if (rt->comp != NULL && rt->comp->av != NULL)
+		st = pg_av_selfcheck(rt->comp->av, err, sizeof(err));
+	pg_runtime_unref(rt);
+	if (st != PG_OK) {
+		pthread_mutex_lock(&eng->lock);
+		snprintf(eng->errmsg, sizeof(eng->errmsg), "antivirus self-check: %s", err);
+		pthread_mutex_unlock(&eng->lock);
+	}
+	return st;
+}
+
 static pg_status check_limits(pg_engine *eng, pg_limits *l)
 {
 	if (l->max_message_size == 0)

@@ -84,6 +84,16 @@ static int signals_init(void)
 	return 0;
 }
 
+/* The antivirus asked questions with known answers, at start and after a
+ * reload; a failure is logged as an error and the milter keeps running (a
+ * clamd still loading its database answers later; an antivirus that
+ * answers wrong is refused by --check, the unit's ExecStartPre). */
+static void av_selfcheck(void)
+{
+	if (pg_engine_av_selfcheck(pgm.eng) != PG_OK)
+		pgm_log(LOG_ERR, "%s", pg_engine_errmsg(pgm.eng));
+}
+
 /* Waits for signals; returns the one that stops us.  Reloads on SIGHUP,
  * one reload for any number of SIGHUPs that arrived meanwhile. */
 static int signals_loop(void)
@@ -103,11 +113,12 @@ static int signals_loop(void)
 		}
 		if (!hup)
 			continue;
-		if (pg_engine_reload(pgm.eng) == PG_OK)
+		if (pg_engine_reload(pgm.eng) == PG_OK) {
 			pgm_log(LOG_INFO, "reloaded: configuration %s, antivirus %s, %zu providers",
 				pg_engine_config_source(pgm.eng), pg_engine_av_backend(pgm.eng),
 				pg_engine_provider_count(pgm.eng));
-		else
+			av_selfcheck();
+		} else
 			pgm_log(LOG_ERR, "reload failed, running configuration kept: %s",
 				pg_engine_errmsg(pgm.eng));
 	}
@@ -316,6 +327,17 @@ int main(int argc, char **argv)
 			pg_engine_free(e);
 			return EX_CONFIG_;
 		}
+		/* A wrong answer (EICAR missed, unscanned content passed as
+		 * clean) fails the check; no answer (clamd still loading at
+		 * boot) is only a warning: the milter tempfails until it does. */
+		pg_status av = pg_engine_av_selfcheck(e);
+		if (av == PG_ERR_CONFIG) {
+			fprintf(stderr, "pecguard-milter: %s\n", pg_engine_errmsg(e));
+			pg_engine_free(e);
+			return EX_CONFIG_;
+		}
+		if (av != PG_OK)
+			fprintf(stderr, "pecguard-milter: warning: %s\n", pg_engine_errmsg(e));
 		printf("configuration ok: %s; antivirus %s; %zu providers\n",
 		       pg_engine_config_source(e), pg_engine_av_backend(e),
 		       pg_engine_provider_count(e));
@@ -359,6 +381,7 @@ int main(int argc, char **argv)
 		pgm_log(LOG_ERR, "bad configuration: %s", pg_engine_errmsg(pgm.eng));
 		return EX_CONFIG_;
 	}
+	av_selfcheck();
 	smfi_settimeout(timeout);
 	pgm_log(LOG_INFO, "started on %s (uid %d): configuration %s, antivirus %s, %zu providers",
 		sock, (int)getuid(), pg_engine_config_source(pgm.eng),

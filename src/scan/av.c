@@ -8,6 +8,9 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <archive.h>
+#include <archive_entry.h>
+
 #include "scan/av_internal.h"
 
 struct pg_av {
@@ -182,4 +185,110 @@ const char *pg_av_backend(const pg_av *av)
 unsigned pg_av_signatures(const pg_av *av)
 {
 	return av != NULL ? av->ops->signatures(av->impl) : 0;
+}
+
+/* ---- self-check ------------------------------------------------------------- */
+
+/* No source file holds the test string whole: antivirus scanners of the
+ * source tree would flag it. */
+static void eicar_string(char out[69])
+{
+	static const char a[] = "X5O!P%@AP[4\\PZX54(P^)7CC)7}$EICAR-";
+	static const char b[] = "STANDARD-ANTIVIRUS-TEST-FILE!$H+H*";
+	memcpy(out, a, sizeof a - 1);
+	memcpy(out + sizeof a - 1, b, sizeof b);
+}
+
+#define PROBE_DEPTH 100u /* gzip layers: ClamAV's default recursion limit is 17 */
+
+/* A short text inside PROBE_DEPTH layers of gzip (about 2 KiB). */
+static unsigned char *nested_probe(size_t *len)
+{
+	static const char text[] = "pecguard self-check: nested deeper than any archive limit\n";
+	size_t n = sizeof text - 1, cap = 0;
+	unsigned char *cur = malloc(n);
+	if (cur == NULL)
+		return NULL;
+	memcpy(cur, text, n);
+	for (unsigned i = 0; i < PROBE_DEPTH; i++) {
+		cap = n + 256;
+		unsigned char *next = malloc(cap);
+		struct archive *w = archive_write_new();
+		size_t used = 0;
+		struct archive_entry *e = archive_entry_new();
+		bool ok = next != NULL && w != NULL && e != NULL &&
+			  archive_write_add_filter_gzip(w) == ARCHIVE_OK &&
+			  archive_write_set_format_raw(w) == ARCHIVE_OK &&
+			  archive_write_set_bytes_in_last_block(w, 1) == ARCHIVE_OK &&
+			  archive_write_open_memory(w, next, cap, &used) == ARCHIVE_OK;
+		if (ok) {
+			archive_entry_set_pathname(e, "probe");
+			archive_entry_set_filetype(e, AE_IFREG);
+			archive_entry_set_size(e, (la_int64_t)n);
+			ok = archive_write_header(w, e) == ARCHIVE_OK &&
+			     archive_write_data(w, cur, n) == (la_ssize_t)n &&
+			     archive_write_close(w) == ARCHIVE_OK;
+		}
+		if (e != NULL)
+			archive_entry_free(e);
+		if (w != NULL)
+			archive_write_free(w);
+		free(cur);
+		if (!ok) {
+			free(next);
+			return NULL;
+		}
+		cur = next;
+		n = used;
+	}
+	*len = n;
+	return cur;
+}
+
+pg_status pg_av_selfcheck(pg_av *av, char *err, size_t errlen)
+{
+	pg_av_errf(err, errlen, "%s", "");
+	if (av == NULL) {
+		pg_av_errf(err, errlen, "pg_av_selfcheck: NULL handle");
+		return PG_ERR_INVALID;
+	}
+	char eicar[69];
+	eicar_string(eicar);
+	pg_av_result r;
+	pg_status st = pg_av_scan(av, eicar, strlen(eicar), "self-check: EICAR", &r);
+	if (st != PG_OK)
+		return st;
+	if (r.verdict == PG_AV_ERROR) {
+		pg_av_errf(err, errlen, "%s: no answer to the EICAR test string: %s", av->backend,
+			   r.error);
+		return PG_ERR_IO;
+	}
+	if (r.verdict != PG_AV_INFECTED) {
+		pg_av_errf(err, errlen,
+			   "%s: the EICAR test string is not detected: are the signatures loaded?",
+			   av->backend);
+		return PG_ERR_CONFIG;
+	}
+	size_t n = 0;
+	unsigned char *probe = nested_probe(&n);
+	if (probe == NULL) {
+		pg_av_errf(err, errlen, "self-check: cannot build the nested probe");
+		return PG_ERR_NOMEM;
+	}
+	st = pg_av_scan(av, probe, n, "self-check: nested probe", &r);
+	free(probe);
+	if (st != PG_OK)
+		return st;
+	if (r.verdict == PG_AV_ERROR && strstr(r.error, PG_AV_LIMITS_PREFIX) != NULL)
+		return PG_OK;
+	if (r.verdict == PG_AV_ERROR) {
+		pg_av_errf(err, errlen, "%s: no answer to the nested probe: %s", av->backend,
+			   r.error);
+		return PG_ERR_IO;
+	}
+	pg_av_errf(err, errlen,
+		   "%s: content nested %u archives deep, past every limit, came back %s: "
+		   "unscanned content would pass as clean (clamd: set AlertExceedsMax yes)",
+		   av->backend, PROBE_DEPTH, r.verdict == PG_AV_CLEAN ? "clean" : r.virus);
+	return PG_ERR_CONFIG;
 }

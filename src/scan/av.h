@@ -73,6 +73,14 @@ pg_status pg_av_scan(pg_av *av, const void *data, size_t len, const char *name,
  * clamd: asks each server to reload its database (zRELOAD). */
 pg_status pg_av_reload(pg_av *av, char *err, size_t errlen) PG_WUR;
 
+/* Asks two questions whose answers are known, as an administrator's check
+ * before going live: the EICAR test string must be found (the signatures
+ * are loaded and match; every official and test database has it), and an
+ * object nested deeper than any archive limit must come back "not fully
+ * scanned", never clean (clamd without AlertExceedsMax answers OK for
+ * content it did not scan).  PG_OK, or PG_ERR_IO (no answer) /
+ * PG_ERR_CONFIG (a wrong answer) with the reason in err. */
+pg_status pg_av_selfcheck(pg_av *av, char *err, size_t errlen) PG_WUR;
 /* "clamav" or "clamd:/run/clamd.sock" - what scanned, for reports. */
 const char *pg_av_backend(const pg_av *av);
 /* Signatures loaded (in-process), 0 for clamd. */

@@ -72,7 +72,7 @@ def free_port():
 class Clamd:
     """One private clamd: its own config, database, temp dir, log, pid."""
 
-    def __init__(self, base, name, avdb, tcp_port=None, stream_max=None):
+    def __init__(self, base, name, avdb, tcp_port=None, stream_max=None, alert_exceeds_max=True):
         self.name = name
         self.dir = os.path.join(base, name)
         os.mkdir(self.dir)
@@ -101,7 +101,7 @@ class Clamd:
             "Bytecode no",
             # As in-process: a limit that leaves content unscanned is
             # reported (Heuristics.Limits.Exceeded.*), never "OK".
-            "AlertExceedsMax yes",
+            "AlertExceedsMax " + ("yes" if alert_exceeds_max else "no"),
         ]
         if stream_max:
             conf.append("StreamMaxLength " + stream_max)

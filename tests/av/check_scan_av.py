@@ -296,6 +296,35 @@ def main():
         check(o7.get("env-alfa-eicar.eml", {}).get("action") == "quarantine",
               "clamd with phishing databases: a real virus in an envelope is still quarantined")
 
+        # ---- the self-check of `pecguard config` ---------------------------------
+        def config(av, extra=()):
+            return subprocess.run([args.pecguard, "config", "--state", state, "--av", av,
+                                   "--providers", prov] + list(extra),
+                                  capture_output=True, text=True, timeout=120)
+        p = config(spec)
+        check(p.returncode == 0 and "antivirus: clamd:" in p.stdout and "warning" not in p.stderr,
+              "config: clamd finds EICAR and reports exceeded limits: ok (%s)" % p.stderr.strip()[-200:])
+        lax = Clamd(tmp, "clamd-lax", args.avdb, alert_exceeds_max=False)
+        lax.start()
+        try:
+            p = config("clamd:" + lax.spec)
+        finally:
+            lax.stop()
+        check(p.returncode == 3 and "AlertExceedsMax" in p.stderr,
+              "config: a clamd that answers OK for content past its limits is refused, exit 3 "
+              "(%s)" % p.stderr.strip()[-200:])
+        p = config("clamd:" + os.path.join(tmp, "dead.sock"), ["--set", "antivirus.connect_timeout_ms=300"])
+        check(p.returncode == 0 and "warning" in p.stderr and "did not answer" in p.stdout,
+              "config: a clamd that does not answer (still loading) is a warning, exit 0 (%s)"
+              % p.stderr.strip()[-200:])
+        nodb = os.path.join(tmp, "no-eicar-db")
+        os.mkdir(nodb)
+        with open(os.path.join(nodb, "other.ndb"), "w") as f:
+            f.write("PG-Not-Eicar:0:*:%s\n" % b"pecguard: a signature that is not EICAR".hex())
+        p = config("clamav", ["--av-db", nodb])
+        check(p.returncode == 3 and "EICAR" in p.stderr,
+              "config: signatures that do not find EICAR are refused, exit 3 (%s)" % p.stderr.strip()[-200:])
+
         # clamd killed in the middle of a run: never clean after it died
         many = os.path.join(tmp, "many")
         os.mkdir(many)
