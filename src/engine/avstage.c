@@ -4,9 +4,11 @@
  * What is scanned: the whole message as received (ClamAV's own mail parser
  * sees what a differently-minded MIME parser might hide), every nested
  * message whole (postacert.eml, a forwarded message), then every decoded
- * leaf part, including the parts of those nested messages.  Identical contents are scanned once.  Every leaf's
- * SHA-256 is also looked up among the outbreak signatures, so a confirmed
- * campaign sample is stopped whatever the backend, from the next message.
+ * leaf part, including the parts of those nested messages.  Identical
+ * contents are scanned once (the part list says "same content as" the
+ * first), empty parts are listed as such.  Every leaf's SHA-256 is also
+ * looked up among the outbreak signatures, so a confirmed campaign sample
+ * is stopped whatever the backend, from the next message.
  *
  * The verdict is infected if anything is; else tempfail if anything could
  * not be scanned; clean only when everything was.
@@ -59,26 +61,35 @@ static const char *part_label(pg_arena *a, const pg_part *p)
 
 struct seen {
 	unsigned char (*h)[32];
+	const char **label; /* where each content was first met */
 	size_t n, cap;
 };
 
-static bool seen_add(pg_arena *a, struct seen *sn, const unsigned char h[32])
+/* The label of the part that had this content already, or NULL when it
+ * is new (then remembered under label). */
+static const char *seen_add(pg_arena *a, struct seen *sn, const unsigned char h[32],
+			    const char *label)
 {
 	for (size_t i = 0; i < sn->n; i++)
 		if (memcmp(sn->h[i], h, 32) == 0)
-			return false;
+			return sn->label[i];
 	if (sn->n == sn->cap) {
 		size_t cap = sn->cap ? sn->cap * 2 : 16;
 		unsigned char(*nv)[32] = pg_arena_alloc(a, cap * 32);
-		if (nv == NULL)
-			return true; /* scan again rather than skip */
-		if (sn->n)
+		const char **nl = pg_arena_alloc(a, cap * sizeof(*nl));
+		if (nv == NULL || nl == NULL)
+			return NULL; /* scan again rather than skip */
+		if (sn->n) {
 			memcpy(nv, sn->h, sn->n * 32);
+			memcpy(nl, sn->label, sn->n * sizeof(*nl));
+		}
 		sn->h = nv;
+		sn->label = nl;
 		sn->cap = cap;
 	}
-	memcpy(sn->h[sn->n++], h, 32);
-	return true;
+	memcpy(sn->h[sn->n], h, 32);
+	sn->label[sn->n++] = label;
+	return NULL;
 }
 
 static void sha256(const void *d, size_t n, unsigned char out[32])
@@ -239,7 +250,7 @@ pg_status pg_avstage_run(pg_scan *s)
 	pg_status st;
 
 	sha256(s->data, s->len, h);
-	seen_add(s->arena, &sn, h);
+	(void)seen_add(s->arena, &sn, h, "message");
 	if ((st = scan_object(s, s->data, s->len, "message", true, &errored)) != PG_OK)
 		return st;
 
@@ -251,14 +262,24 @@ pg_status pg_avstage_run(pg_scan *s)
 		bool inner = p->is_message && p->inner != NULL;
 		size_t n = 0;
 		const unsigned char *c = pg_part_content(p, &n);
-		if (c == NULL || n == 0)
-			continue;
-		sha256(c, n, h);
-		if (!seen_add(s->arena, &sn, h))
-			continue;
 		const char *label = part_label(s->arena, p);
 		if (label == NULL)
 			return PG_ERR_NOMEM;
+		/* Every part is named in the list, also those not scanned again. */
+		if (c == NULL || n == 0) {
+			if ((st = record(s, label, "empty")) != PG_OK)
+				return st;
+			continue;
+		}
+		sha256(c, n, h);
+		const char *first = seen_add(s->arena, &sn, h, label);
+		if (first != NULL) {
+			char same[LABEL_MAX + 40];
+			snprintf(same, sizeof(same), "same content as %s", first);
+			if ((st = record(s, label, same)) != PG_OK)
+				return st;
+			continue;
+		}
 		if (inner) {
 			/* A nested message (postacert.eml, a forward) is given to
 			 * ClamAV whole as well, as the top one is: its mail parser

@@ -157,7 +157,22 @@ def main():
                 g.write(mail_with("fattura.zip", f.read()))
         with open(os.path.join(mailed, "clean-peo.eml"), "wb") as f:
             f.write(mail_with("fattura.pdf", b"%PDF-1.4\n% a clean document\n"))
+        dup = email.message.EmailMessage(policy=email.policy.SMTP)
+        dup["From"] = "mittente@example.test"
+        dup["To"] = "destinatario@example.test"
+        dup["Subject"] = "due copie"
+        dup.set_content("In allegato due copie.\n")
+        for n in ("copia1.pdf", "copia2.pdf"):
+            dup.add_attachment(b"%PDF-1.4\n% the same document twice\n", maintype="application",
+                               subtype="pdf", filename=n)
+        dup.add_attachment(b"", maintype="application", subtype="octet-stream", filename="vuoto.bin")
+        with open(os.path.join(mailed, "dup-peo.eml"), "wb") as f:
+            f.write(dup.as_bytes())
         p, mout = scan(args, state, "clamav", [mailed])
+        parts = {x["part"]: x["result"] for x in mout.get("dup-peo.eml", {}).get("av", {}).get("parts", [])}
+        check(parts.get("2 copia1.pdf") == "clean" and parts.get("3 copia2.pdf") == "same content as 2 copia1.pdf"
+              and parts.get("4 vuoto.bin") == "empty",
+              "every part is in the list: a copy named as such, an empty part as empty (%s)" % parts)
         found = [n for n in detected if mout.get(n + ".eml", {}).get("av", {}).get("status") == "infected"]
         check(len(found) == len(detected) and len(detected) > 0,
               "ClamAV test files mailed as attachments: %d/%d found" % (len(found), len(detected)))
