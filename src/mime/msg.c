@@ -283,8 +283,15 @@ const char *pg_msg_header(const pg_msg *msg, const char *name)
 
 const char *pg_msg_raw(const pg_msg *msg, size_t *len)
 {
-	*len = msg->len;
-	return msg->data;
+	/* A message nested without transfer encoding lies inside its outer
+	 * message's buffer (data is that buffer): its bytes are its own span
+	 * there, unknown when the two parsers did not agree on the shape. */
+	if (msg->raw == NULL) {
+		*len = 0;
+		return NULL;
+	}
+	*len = msg->raw->end - msg->raw->start;
+	return msg->data + msg->raw->start;
 }
 
 size_t pg_msg_part_count(const pg_msg *msg)

@@ -42,10 +42,12 @@ struct pg_part {
 
 struct pg_msg {
 	pg_arena *arena;
-	const char *data; /* raw bytes (borrowed from the scan) */
+	const char *data; /* the buffer raw's offsets refer to (borrowed): the
+			   * scan's, also for a nested message, unless that was
+			   * transfer-encoded (then its decoded bytes) */
 	size_t len;
 	GMimeMessage *gm;
-	pg_rawent *raw;
+	pg_rawent *raw;       /* this message's span in data, or NULL when unmatched */
 	pg_part *parent_part; /* the message/rfc822 part holding it, or NULL */
 	unsigned depth;
 	const pg_limits *lim;
