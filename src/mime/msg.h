@@ -59,7 +59,9 @@ struct pg_msg {
 
 /* Parses data[0, len) (which must outlive the arena) into *out.  Runs the
  * raw scan first: a cap gives its status with a message in err, and no
- * message.  depth is the nesting of this message (0 at top level). */
+ * message.  The depth and part caps hold on GMime's tree too, where it
+ * differs from the raw scan's (its extra entities draw on *budget).
+ * depth is the nesting of this message (0 at top level). */
 pg_status pg_msg_parse(pg_arena *a, const char *data, size_t len, const pg_limits *lim,
 		       unsigned depth, unsigned *budget, pg_msg **out, char *err,
 		       size_t errlen) PG_WUR;
