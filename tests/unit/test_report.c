@@ -825,6 +825,7 @@ static void report_before_run(void **state)
 	assert_true(jnull(x, "action"));
 	assert_true(jnull(x, "claimed"));
 	assert_true(jnull(x, "signer"));
+	assert_true(jnull(x, "verified_at")); /* not the epoch */
 	assert_true(jnull(x, "subject"));
 	assert_int_equal(jget(x, "reasons")->n, 0);
 	assert_int_equal(jget(x, "size")->num, 0);
