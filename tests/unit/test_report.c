@@ -20,6 +20,7 @@
 #include <cmocka.h>
 
 #include "pecguard.h"
+#include "rmtree.h"
 #include "util/ptime.h"
 
 /* ---- a strict JSON reader ---------------------------------------------------- */
@@ -911,6 +912,58 @@ static void provider_names_are_escaped(void **state)
 	free(ldif);
 }
 
+/* The header fields a delivered copy gets, as the report lists them: with
+ * the analysers configured, the symbols appear in them. */
+static const char *header_value(const jv *x, const char *name)
+{
+	const jv *h = jget(x, "headers");
+	for (size_t i = 0; i < h->n; i++)
+		if (strcmp(h->v[i]->v[0]->s, name) == 0)
+			return h->v[i]->v[1]->s;
+	return NULL;
+}
+
+static void headers_list_symbols(void **state)
+{
+	(void)state;
+	char dir[] = "/tmp/pg-test-report-XXXXXX";
+	assert_non_null(mkdtemp(dir));
+	char sd[4200], pv[4200];
+	snprintf(sd, sizeof(sd), "state_dir=%s", dir);
+	snprintf(pv, sizeof(pv), "providers=%s/pki/index.ldif", fixtures());
+	const char *const ov[] = {sd, pv, "antivirus.backend=none"};
+	pg_engine *e;
+	assert_int_equal(pg_engine_new(&e), PG_OK);
+	if (pg_engine_configure(e, NULL, ov, 3) != PG_OK)
+		fail_msg("configure: %s", pg_engine_errmsg(e));
+
+	/* SpamAssassin's list: tests=A,B, no separator before the first */
+	jv *x = report_fixture(e, "tamper-body-byte.eml");
+	check_shape(x);
+	const char *st = header_value(x, "X-Spam-Status");
+	assert_non_null(st);
+	assert_non_null(strstr(st, " tests=HDR_FAKE_PEC_BAD_SIGNATURE"));
+	assert_null(strstr(st, "=,"));
+	const char *sy = header_value(x, "X-PECGuard-Symbols");
+	assert_true(strncmp(sy, "HDR_FAKE_PEC_BAD_SIGNATURE=", 27) == 0);
+	jfree(x);
+
+	/* a valid envelope with a lure inside: a warning naming the symbols */
+	x = report_fixture(e, "env-alfa-lure-invoice.eml");
+	check_shape(x);
+	assert_string_equal(jstr(x, "class"), "pec-envelope");
+	assert_string_equal(header_value(x, "X-Spam-Flag"), "NO");
+	const char *w = header_value(x, "X-PECGuard-Warning");
+	assert_non_null(w);
+	const char *list = strstr(w, "never spam-tagged: ");
+	assert_non_null(list);
+	list += strlen("never spam-tagged: ");
+	assert_true(*list >= 'A' && *list <= 'Z');
+	jfree(x);
+	pg_engine_free(e);
+	rm_rf(dir);
+}
+
 int main(void)
 {
 	char probe[4096];
@@ -922,10 +975,15 @@ int main(void)
 	}
 	fclose(f);
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(reader_is_strict),    cmocka_unit_test(valid_pec_classes),
-		cmocka_unit_test(invalid_pec_claims),  cmocka_unit_test(peo_has_no_pec_fields),
-		cmocka_unit_test(limits_and_errors),   cmocka_unit_test(report_before_run),
-		cmocka_unit_test(strings_are_escaped), cmocka_unit_test(provider_names_are_escaped),
+		cmocka_unit_test(reader_is_strict),
+		cmocka_unit_test(valid_pec_classes),
+		cmocka_unit_test(invalid_pec_claims),
+		cmocka_unit_test(peo_has_no_pec_fields),
+		cmocka_unit_test(limits_and_errors),
+		cmocka_unit_test(report_before_run),
+		cmocka_unit_test(strings_are_escaped),
+		cmocka_unit_test(provider_names_are_escaped),
+		cmocka_unit_test(headers_list_symbols),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
