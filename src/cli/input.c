@@ -123,9 +123,30 @@ static int cmp_names(const void *a, const void *b)
 	return strcmp(*(char *const *)a, *(char *const *)b);
 }
 
-static int walk_path(const char *path, size_t max, pg_input_fn fn, void *ctx, int depth);
+/* The directories being read, innermost first: symbolic links are
+ * followed, so a link to one of them would read it again, forever (two
+ * such links in a directory make 2^64 walks before the depth cap). */
+struct ancestor {
+	dev_t dev;
+	ino_t ino;
+	const struct ancestor *up;
+};
 
-static int walk_dir(const char *path, size_t max, pg_input_fn fn, void *ctx, int depth)
+static bool is_ancestor(const struct ancestor *up, const struct stat *sb)
+{
+	for (const struct ancestor *a = up; a != NULL; a = a->up)
+		if (a->dev == sb->st_dev && a->ino == sb->st_ino)
+			return true;
+	return false;
+}
+
+#define LOOP_ERROR "directory loop: a link to a directory that contains it"
+
+static int walk_path(const char *path, size_t max, pg_input_fn fn, void *ctx, int depth,
+		     const struct ancestor *up);
+
+static int walk_dir(const char *path, size_t max, pg_input_fn fn, void *ctx, int depth,
+		    const struct ancestor *up)
 {
 	DIR *d = opendir(path);
 	if (d == NULL) {
@@ -133,6 +154,18 @@ static int walk_dir(const char *path, size_t max, pg_input_fn fn, void *ctx, int
 		snprintf(err, sizeof(err), "%s", strerror(errno));
 		return fn(ctx, path, 0, NULL, 0, err);
 	}
+	struct stat sb;
+	if (fstat(dirfd(d), &sb) != 0) {
+		char err[256];
+		snprintf(err, sizeof(err), "%s", strerror(errno));
+		closedir(d);
+		return fn(ctx, path, 0, NULL, 0, err);
+	}
+	if (is_ancestor(up, &sb)) {
+		closedir(d);
+		return fn(ctx, path, 0, NULL, 0, LOOP_ERROR);
+	}
+	const struct ancestor self = {sb.st_dev, sb.st_ino, up};
 	char **names = NULL;
 	size_t n = 0, cap = 0;
 	struct dirent *de;
@@ -162,7 +195,7 @@ static int walk_dir(const char *path, size_t max, pg_input_fn fn, void *ctx, int
 	if (n > 1) /* an empty directory has no array */
 		qsort(names, n, sizeof(*names), cmp_names);
 	for (size_t i = 0; i < n && r == 0; i++)
-		r = walk_path(names[i], max, fn, ctx, depth + 1);
+		r = walk_path(names[i], max, fn, ctx, depth + 1, &self);
 out:
 	closedir(d);
 	for (size_t i = 0; i < n; i++)
@@ -179,7 +212,8 @@ static bool is_dir(const char *base, const char *sub)
 	return stat(p, &sb) == 0 && S_ISDIR(sb.st_mode);
 }
 
-static int walk_path(const char *path, size_t max, pg_input_fn fn, void *ctx, int depth)
+static int walk_path(const char *path, size_t max, pg_input_fn fn, void *ctx, int depth,
+		     const struct ancestor *up)
 {
 	struct stat sb;
 	if (depth > 64)
@@ -193,15 +227,18 @@ static int walk_path(const char *path, size_t max, pg_input_fn fn, void *ctx, in
 		/* A Maildir: its messages are in new/ and cur/; tmp/ holds
 		 * deliveries in progress. */
 		if (is_dir(path, "cur") && is_dir(path, "new") && is_dir(path, "tmp")) {
+			if (is_ancestor(up, &sb))
+				return fn(ctx, path, 0, NULL, 0, LOOP_ERROR);
+			const struct ancestor md = {sb.st_dev, sb.st_ino, up};
 			char sub[4096];
 			snprintf(sub, sizeof(sub), "%s/new", path);
-			int r = walk_dir(sub, max, fn, ctx, depth + 1);
+			int r = walk_dir(sub, max, fn, ctx, depth + 1, &md);
 			if (r)
 				return r;
 			snprintf(sub, sizeof(sub), "%s/cur", path);
-			return walk_dir(sub, max, fn, ctx, depth + 1);
+			return walk_dir(sub, max, fn, ctx, depth + 1, &md);
 		}
-		return walk_dir(path, max, fn, ctx, depth);
+		return walk_dir(path, max, fn, ctx, depth, up);
 	}
 	if (!S_ISREG(sb.st_mode))
 		return fn(ctx, path, 0, NULL, 0, "not a regular file or directory");
@@ -212,5 +249,5 @@ int pg_input_walk(const char *path, size_t max, pg_input_fn fn, void *ctx)
 {
 	if (strcmp(path, "-") == 0)
 		return walk_stdin(max, fn, ctx);
-	return walk_path(path, max, fn, ctx, 0);
+	return walk_path(path, max, fn, ctx, 0, NULL);
 }

@@ -445,8 +445,8 @@ static void errors_are_reported_and_the_walk_goes_on(void **state)
 	rec_free(&r);
 }
 
-/* Symbolic links are followed; a tree deeper than 64 levels is cut there
- * with an error. */
+/* Symbolic links are followed, loops are not; a tree deeper than 64
+ * levels is cut there with an error. */
 static void links_and_depth(void **state)
 {
 	(void)state;
@@ -460,6 +460,41 @@ static void links_and_depth(void **state)
 	assert_int_equal(r.n, 2);
 	is_msg(&r, 0, "links/dir/m.eml", 0, "m\n");
 	is_msg(&r, 1, "links/file", 0, "m\n");
+
+	/* a link back to a directory being read is a loop: reported once, and
+	 * nothing is read twice (two such links used to make 2^64 walks) */
+	mkdirs("loop/sub");
+	put("loop/a.eml", "a\n");
+	put("loop/sub/b.eml", "b\n");
+	assert_int_equal(symlink(".", at("loop/self")), 0);
+	assert_int_equal(walk(at("loop"), &r), 0);
+	assert_int_equal(r.n, 3);
+	is_msg(&r, 0, "loop/a.eml", 0, "a\n");
+	is_err(&r, 1, at("loop/self"), "loop");
+	is_msg(&r, 2, "loop/sub/b.eml", 0, "b\n");
+	assert_int_equal(symlink("..", at("loop/sub/up")), 0);
+	assert_int_equal(symlink(".", at("loop/sub/zself")), 0);
+	assert_int_equal(walk(at("loop"), &r), 0);
+	assert_int_equal(r.n, 5);
+	is_msg(&r, 0, "loop/a.eml", 0, "a\n");
+	is_err(&r, 1, at("loop/self"), "loop");
+	is_msg(&r, 2, "loop/sub/b.eml", 0, "b\n");
+	is_err(&r, 3, at("loop/sub/up"), "loop");
+	is_err(&r, 4, at("loop/sub/zself"), "loop");
+	/* in a Maildir too */
+	mkdirs("lmd/cur");
+	mkdirs("lmd/new");
+	mkdirs("lmd/tmp");
+	put("lmd/new/1", "1\n");
+	put("lmd/cur/1:2,S", "c\n");
+	assert_int_equal(symlink("..", at("lmd/new/2-up")), 0);
+	assert_int_equal(symlink("..", at("lmd/cur/2-up")), 0);
+	assert_int_equal(walk(at("lmd"), &r), 0);
+	assert_int_equal(r.n, 4);
+	is_msg(&r, 0, "lmd/new/1", 0, "1\n");
+	is_err(&r, 1, at("lmd/new/2-up"), "loop");
+	is_msg(&r, 2, "lmd/cur/1:2,S", 0, "c\n");
+	is_err(&r, 3, at("lmd/cur/2-up"), "loop");
 
 	char rel[1024] = "deep";
 	for (int i = 0; i < 70; i++)
