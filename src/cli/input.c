@@ -11,8 +11,24 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+/* Where d[start, end) ends once a final blank line ("\n" or "\r\n" after
+ * a line end, or alone) is dropped. */
+static size_t drop_final_blank(const char *d, size_t start, size_t end)
+{
+	if (end > start && d[end - 1] == '\n') {
+		size_t ls = end - 1;
+		if (ls > start && d[ls - 1] == '\r')
+			ls--;
+		if (ls == start || d[ls - 1] == '\n')
+			return ls;
+	}
+	return end;
+}
+
 /* Splits an mbox at "From " lines that follow a blank line (or start the
- * file), passing each message without its From_ line. */
+ * file), passing each message without its From_ line and without the
+ * blank line that mbox writers put after every message, the last one's
+ * included: a message reads the same wherever it is in the mbox. */
 static int walk_mbox(const char *path, const char *d, size_t len, pg_input_fn fn, void *ctx)
 {
 	size_t idx = 0, p = 0;
@@ -21,6 +37,7 @@ static int walk_mbox(const char *path, const char *d, size_t len, pg_input_fn fn
 		const char *nl = memchr(d + p, '\n', len - p);
 		size_t start = nl ? (size_t)(nl - d) + 1 : len;
 		size_t q = start, end = len;
+		bool split = false;
 		while (q < len) {
 			const char *e = memchr(d + q, '\n', len - q);
 			if (e == NULL)
@@ -30,16 +47,17 @@ static int walk_mbox(const char *path, const char *d, size_t len, pg_input_fn fn
 			if (blank && next + 5 <= len && memcmp(d + next, "From ", 5) == 0) {
 				end = q; /* drop the separating blank line */
 				q = next;
+				split = true;
 				break;
 			}
 			q = next;
 		}
-		if (q >= len)
-			end = len;
+		if (!split)
+			end = drop_final_blank(d, start, len);
 		int r = fn(ctx, path, ++idx, d + start, end - start, NULL);
 		if (r)
 			return r;
-		p = end == len ? len : q;
+		p = split ? q : len;
 	}
 	return 0;
 }

@@ -240,6 +240,32 @@ static void mbox_split(void **state)
 	is_msg(&r, 0, "crlf", 1, "A: 1\r\n\r\nb\r\n");
 	is_msg(&r, 1, "crlf", 2, "A: 2\r\n\r\nc\r\n");
 
+	/* mbox writers end every message with a blank line, the last one too:
+	 * a message reads the same wherever it is in the mbox */
+	put("same", "From a Mon Jan  1 00:00:00 2024\n"
+		    "Subject: same\n"
+		    "\n"
+		    "body\n"
+		    "\n"
+		    "From b Mon Jan  1 00:00:00 2024\n"
+		    "Subject: same\n"
+		    "\n"
+		    "body\n"
+		    "\n");
+	assert_int_equal(walk(at("same"), &r), 0);
+	assert_int_equal(r.n, 2);
+	is_msg(&r, 0, "same", 1, "Subject: same\n\nbody\n");
+	is_msg(&r, 1, "same", 2, "Subject: same\n\nbody\n");
+	put("samecrlf", "From a\r\nA: 1\r\n\r\nb\r\n\r\nFrom b\r\nA: 1\r\n\r\nb\r\n\r\n");
+	assert_int_equal(walk(at("samecrlf"), &r), 0);
+	assert_int_equal(r.n, 2);
+	is_msg(&r, 0, "samecrlf", 1, "A: 1\r\n\r\nb\r\n");
+	is_msg(&r, 1, "samecrlf", 2, "A: 1\r\n\r\nb\r\n");
+	/* only that one blank line */
+	put("twoblank", "From a\nA: 1\n\nb\n\n\n");
+	assert_int_equal(walk(at("twoblank"), &r), 0);
+	is_msg(&r, 0, "twoblank", 1, "A: 1\n\nb\n\n");
+
 	/* a From_ line alone: one empty message; and back to back */
 	put("bare", "From x Mon Jan  1 00:00:00 2024");
 	assert_int_equal(walk(at("bare"), &r), 0);
