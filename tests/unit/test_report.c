@@ -923,11 +923,27 @@ static const char *header_value(const jv *x, const char *name)
 	return NULL;
 }
 
+/* The configured engine's state directory, removed also when a check fails. */
+static char state_dir[64];
+
+static int make_state_dir(void **state)
+{
+	(void)state;
+	snprintf(state_dir, sizeof(state_dir), "/tmp/pg-test-report-XXXXXX");
+	return mkdtemp(state_dir) ? 0 : -1;
+}
+
+static int remove_state_dir(void **state)
+{
+	(void)state;
+	rm_rf(state_dir);
+	return 0;
+}
+
 static void headers_list_symbols(void **state)
 {
 	(void)state;
-	char dir[] = "/tmp/pg-test-report-XXXXXX";
-	assert_non_null(mkdtemp(dir));
+	const char *dir = state_dir;
 	char sd[4200], pv[4200];
 	snprintf(sd, sizeof(sd), "state_dir=%s", dir);
 	snprintf(pv, sizeof(pv), "providers=%s/pki/index.ldif", fixtures());
@@ -961,7 +977,6 @@ static void headers_list_symbols(void **state)
 	assert_true(*list >= 'A' && *list <= 'Z');
 	jfree(x);
 	pg_engine_free(e);
-	rm_rf(dir);
 }
 
 int main(void)
@@ -983,7 +998,8 @@ int main(void)
 		cmocka_unit_test(report_before_run),
 		cmocka_unit_test(strings_are_escaped),
 		cmocka_unit_test(provider_names_are_escaped),
-		cmocka_unit_test(headers_list_symbols),
+		cmocka_unit_test_setup_teardown(headers_list_symbols, make_state_dir,
+						remove_state_dir),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
