@@ -310,7 +310,10 @@ PG_API const char *pg_scan_tagged_subject(const pg_scan *scan);
 /* The first value of a header field, unfolded and decoded (RFC 2047) to
  * UTF-8, or NULL.  Name is case-insensitive. */
 PG_API const char *pg_msg_header(const pg_msg *msg, const char *name);
-/* The raw bytes of the whole message as parsed. */
+/* The raw bytes of the whole message as parsed.  For a nested message
+ * (postacert.eml) its own bytes as transmitted inside the outer one (the
+ * decoded bytes when it was transfer-encoded); NULL with *len 0 when they
+ * could not be located. */
 PG_API const char *pg_msg_raw(const pg_msg *msg, size_t *len);
 /* MIME entities in pre-order, the message's top-level entity first.  Parts
  * of nested messages (message/rfc822) are included, with their depth. */

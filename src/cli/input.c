@@ -11,8 +11,24 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+/* Where d[start, end) ends once a final blank line ("\n" or "\r\n" after
+ * a line end, or alone) is dropped. */
+static size_t drop_final_blank(const char *d, size_t start, size_t end)
+{
+	if (end > start && d[end - 1] == '\n') {
+		size_t ls = end - 1;
+		if (ls > start && d[ls - 1] == '\r')
+			ls--;
+		if (ls == start || d[ls - 1] == '\n')
+			return ls;
+	}
+	return end;
+}
+
 /* Splits an mbox at "From " lines that follow a blank line (or start the
- * file), passing each message without its From_ line. */
+ * file), passing each message without its From_ line and without the
+ * blank line that mbox writers put after every message, the last one's
+ * included: a message reads the same wherever it is in the mbox. */
 static int walk_mbox(const char *path, const char *d, size_t len, pg_input_fn fn, void *ctx)
 {
 	size_t idx = 0, p = 0;
@@ -21,6 +37,7 @@ static int walk_mbox(const char *path, const char *d, size_t len, pg_input_fn fn
 		const char *nl = memchr(d + p, '\n', len - p);
 		size_t start = nl ? (size_t)(nl - d) + 1 : len;
 		size_t q = start, end = len;
+		bool split = false;
 		while (q < len) {
 			const char *e = memchr(d + q, '\n', len - q);
 			if (e == NULL)
@@ -30,16 +47,17 @@ static int walk_mbox(const char *path, const char *d, size_t len, pg_input_fn fn
 			if (blank && next + 5 <= len && memcmp(d + next, "From ", 5) == 0) {
 				end = q; /* drop the separating blank line */
 				q = next;
+				split = true;
 				break;
 			}
 			q = next;
 		}
-		if (q >= len)
-			end = len;
+		if (!split)
+			end = drop_final_blank(d, start, len);
 		int r = fn(ctx, path, ++idx, d + start, end - start, NULL);
 		if (r)
 			return r;
-		p = end == len ? len : q;
+		p = split ? q : len;
 	}
 	return 0;
 }
@@ -123,9 +141,30 @@ static int cmp_names(const void *a, const void *b)
 	return strcmp(*(char *const *)a, *(char *const *)b);
 }
 
-static int walk_path(const char *path, size_t max, pg_input_fn fn, void *ctx, int depth);
+/* The directories being read, innermost first: symbolic links are
+ * followed, so a link to one of them would read it again, forever (two
+ * such links in a directory make 2^64 walks before the depth cap). */
+struct ancestor {
+	dev_t dev;
+	ino_t ino;
+	const struct ancestor *up;
+};
 
-static int walk_dir(const char *path, size_t max, pg_input_fn fn, void *ctx, int depth)
+static bool is_ancestor(const struct ancestor *up, const struct stat *sb)
+{
+	for (const struct ancestor *a = up; a != NULL; a = a->up)
+		if (a->dev == sb->st_dev && a->ino == sb->st_ino)
+			return true;
+	return false;
+}
+
+#define LOOP_ERROR "directory loop: a link to a directory that contains it"
+
+static int walk_path(const char *path, size_t max, pg_input_fn fn, void *ctx, int depth,
+		     const struct ancestor *up);
+
+static int walk_dir(const char *path, size_t max, pg_input_fn fn, void *ctx, int depth,
+		    const struct ancestor *up)
 {
 	DIR *d = opendir(path);
 	if (d == NULL) {
@@ -133,6 +172,18 @@ static int walk_dir(const char *path, size_t max, pg_input_fn fn, void *ctx, int
 		snprintf(err, sizeof(err), "%s", strerror(errno));
 		return fn(ctx, path, 0, NULL, 0, err);
 	}
+	struct stat sb;
+	if (fstat(dirfd(d), &sb) != 0) {
+		char err[256];
+		snprintf(err, sizeof(err), "%s", strerror(errno));
+		closedir(d);
+		return fn(ctx, path, 0, NULL, 0, err);
+	}
+	if (is_ancestor(up, &sb)) {
+		closedir(d);
+		return fn(ctx, path, 0, NULL, 0, LOOP_ERROR);
+	}
+	const struct ancestor self = {sb.st_dev, sb.st_ino, up};
 	char **names = NULL;
 	size_t n = 0, cap = 0;
 	struct dirent *de;
@@ -162,7 +213,7 @@ static int walk_dir(const char *path, size_t max, pg_input_fn fn, void *ctx, int
 	if (n > 1) /* an empty directory has no array */
 		qsort(names, n, sizeof(*names), cmp_names);
 	for (size_t i = 0; i < n && r == 0; i++)
-		r = walk_path(names[i], max, fn, ctx, depth + 1);
+		r = walk_path(names[i], max, fn, ctx, depth + 1, &self);
 out:
 	closedir(d);
 	for (size_t i = 0; i < n; i++)
@@ -179,7 +230,8 @@ static bool is_dir(const char *base, const char *sub)
 	return stat(p, &sb) == 0 && S_ISDIR(sb.st_mode);
 }
 
-static int walk_path(const char *path, size_t max, pg_input_fn fn, void *ctx, int depth)
+static int walk_path(const char *path, size_t max, pg_input_fn fn, void *ctx, int depth,
+		     const struct ancestor *up)
 {
 	struct stat sb;
 	if (depth > 64)
@@ -193,15 +245,18 @@ static int walk_path(const char *path, size_t max, pg_input_fn fn, void *ctx, in
 		/* A Maildir: its messages are in new/ and cur/; tmp/ holds
 		 * deliveries in progress. */
 		if (is_dir(path, "cur") && is_dir(path, "new") && is_dir(path, "tmp")) {
+			if (is_ancestor(up, &sb))
+				return fn(ctx, path, 0, NULL, 0, LOOP_ERROR);
+			const struct ancestor md = {sb.st_dev, sb.st_ino, up};
 			char sub[4096];
 			snprintf(sub, sizeof(sub), "%s/new", path);
-			int r = walk_dir(sub, max, fn, ctx, depth + 1);
+			int r = walk_dir(sub, max, fn, ctx, depth + 1, &md);
 			if (r)
 				return r;
 			snprintf(sub, sizeof(sub), "%s/cur", path);
-			return walk_dir(sub, max, fn, ctx, depth + 1);
+			return walk_dir(sub, max, fn, ctx, depth + 1, &md);
 		}
-		return walk_dir(path, max, fn, ctx, depth);
+		return walk_dir(path, max, fn, ctx, depth, up);
 	}
 	if (!S_ISREG(sb.st_mode))
 		return fn(ctx, path, 0, NULL, 0, "not a regular file or directory");
@@ -212,5 +267,5 @@ int pg_input_walk(const char *path, size_t max, pg_input_fn fn, void *ctx)
 {
 	if (strcmp(path, "-") == 0)
 		return walk_stdin(max, fn, ctx);
-	return walk_path(path, max, fn, ctx, 0);
+	return walk_path(path, max, fn, ctx, 0, NULL);
 }

@@ -13,9 +13,12 @@ typedef int (*pg_input_fn)(void *ctx, const char *path, size_t mbox_index, const
 			   size_t len, const char *err);
 
 /* Walks PATH: "-" (standard input), a regular file (an mbox when it starts
- * with a "From " line), a Maildir (cur/ and new/), or a directory (every
- * file below it, in name order; hidden entries skipped).  max is the size
- * limit of one message (larger files are read up to max + 1 bytes).
+ * with a "From " line: each message without its From_ line and the blank
+ * line after it), a Maildir (cur/ and new/), or a directory (every file
+ * below it, in name order; hidden entries skipped; symbolic links
+ * followed, except back to a directory being read: an error, a loop).
+ * max is the size limit of one message: standard input longer than that
+ * is read only somewhat past max (enough to tell), files are mapped whole.
  * Returns 0, or non-zero if fn asked to stop. */
 int pg_input_walk(const char *path, size_t max, pg_input_fn fn, void *ctx);
 

@@ -206,30 +206,30 @@ static void print_error_row(const char *path, const char *err)
 	printf("%-13s   %s\n", "", err);
 }
 
-static void json_error(const char *path, size_t mbox_index, const char *err)
+/* The JSON line of a message that could not be read: the same fields as a
+ * scan's, with class null and the error.  Path and error are escaped as
+ * the library escapes strings (a file name need not be UTF-8).  Returns
+ * PG_OK or PG_ERR_NOMEM. */
+static pg_status json_error(const char *path, size_t mbox_index, const char *err)
 {
-	/* Same fields as a scan, with class null and the error. */
-	fputs("{\"path\":", stdout);
-	fputc('"', stdout);
-	for (const char *p = path; *p; p++) {
-		if (*p == '"' || *p == '\\')
-			fputc('\\', stdout);
-		if ((unsigned char)*p < 0x20)
-			printf("\\u%04x", (unsigned char)*p);
-		else
-			fputc(*p, stdout);
-	}
-	fputc('"', stdout);
-	if (mbox_index)
-		printf(",\"mbox_index\":%zu", mbox_index);
-	printf(",\"class\":null,\"pec_type\":null,\"claimed\":null,\"provider\":null,"
-	       "\"reasons\":[],\"error\":\"");
-	for (const char *p = err; *p; p++) {
-		if (*p == '"' || *p == '\\')
-			fputc('\\', stdout);
-		fputc(*p, stdout);
-	}
-	printf("\"}\n");
+	pg_buf b;
+	pg_buf_init(&b, PG_BUF_UNLIMITED);
+	pg_status st = pg_buf_puts(&b, "{\"path\":");
+	if (st == PG_OK)
+		st = pg_json_str(&b, path);
+	if (st == PG_OK && mbox_index)
+		st = pg_buf_printf(&b, ",\"mbox_index\":%zu", mbox_index);
+	if (st == PG_OK)
+		st = pg_buf_puts(&b, ",\"class\":null,\"pec_type\":null,\"claimed\":null,"
+				     "\"provider\":null,\"reasons\":[],\"error\":");
+	if (st == PG_OK)
+		st = pg_json_str(&b, err);
+	if (st == PG_OK)
+		st = pg_buf_puts(&b, "}\n");
+	if (st == PG_OK)
+		fputs(b.data, stdout);
+	pg_buf_free(&b);
+	return st;
 }
 
 /* Progress on a terminal is for long runs: nothing before PROGRESS_AFTER
@@ -260,10 +260,12 @@ static int on_message(void *ctx, const char *path, size_t mbox_index, const char
 	if (err != NULL) {
 		c->errors++;
 		fprintf(stderr, "pecguard: %s: %s\n", path, err);
-		if (c->json)
-			json_error(path, mbox_index, err);
-		else
+		if (!c->json) {
 			print_error_row(path, err);
+		} else if (json_error(path, mbox_index, err) != PG_OK) {
+			c->fatal = PG_EXIT_INTERNAL;
+			return 1;
+		}
 		return 0;
 	}
 	pg_scan *s = NULL;

@@ -12,6 +12,7 @@
  * clients work unchanged.  A valid PEC message always says X-Spam-Flag: NO:
  * the law forbids spam actions on it; its findings go to the warning.
  */
+#include <stdbool.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -32,16 +33,18 @@ static pg_status put_ascii(pg_buf *b, const char *s)
 }
 
 /* Appends item, folding the line before it when it would grow too long. */
-static pg_status fold_put(pg_buf *b, size_t *linelen, const char *sep, const char *item)
+static pg_status fold_put(pg_buf *b, size_t *linelen, bool first, const char *sep, const char *item)
 {
 	size_t n = strlen(item) + strlen(sep);
-	pg_status st;
-	if (*linelen > 0 && *linelen + n > 72) {
+	pg_status st = PG_OK;
+	/* linelen counts the line so far, text before the list included: only
+	 * first says whether an item came before. */
+	if (!first && *linelen + n > 72) {
 		st = pg_buf_puts(b, sep[0] == ',' ? ",\n\t" : "\n\t");
 		*linelen = 1;
-	} else {
-		st = pg_buf_puts(b, *linelen > 0 ? sep : "");
-		*linelen += *linelen > 0 ? strlen(sep) : 0;
+	} else if (!first) {
+		st = pg_buf_puts(b, sep);
+		*linelen += strlen(sep);
 	}
 	if (st == PG_OK)
 		st = put_ascii(b, item);
@@ -107,7 +110,7 @@ pg_status pg_scan_build_headers(pg_scan *s)
 	size_t linelen = 0;
 	for (size_t i = 0; st == PG_OK && i < s->syms.n; i++) {
 		snprintf(tmp, sizeof(tmp), "%s=%.2f", s->syms.v[i].name, s->syms.v[i].weight);
-		st = fold_put(&b, &linelen, ", ", tmp);
+		st = fold_put(&b, &linelen, i == 0, ", ", tmp);
 	}
 	if (st == PG_OK && s->syms.n == 0)
 		st = pg_buf_puts(&b, "none");
@@ -130,7 +133,7 @@ pg_status pg_scan_build_headers(pg_scan *s)
 				   s->score, s->rt->tag_subject);
 		linelen = b.len;
 		for (size_t i = 0; st == PG_OK && i < s->syms.n; i++)
-			st = fold_put(&b, &linelen, ",", s->syms.v[i].name);
+			st = fold_put(&b, &linelen, i == 0, ",", s->syms.v[i].name);
 		if (st == PG_OK && s->syms.n == 0)
 			st = pg_buf_puts(&b, "none");
 		if (st == PG_OK)
@@ -147,9 +150,12 @@ pg_status pg_scan_build_headers(pg_scan *s)
 			 s->score, s->rt->tag_subject);
 		st = put_ascii(&b, tmp);
 		linelen = b.len;
+		bool first = true;
 		for (size_t i = 0; st == PG_OK && i < s->syms.n; i++)
-			if (s->syms.v[i].weight > 0)
-				st = fold_put(&b, &linelen, ", ", s->syms.v[i].name);
+			if (s->syms.v[i].weight > 0) {
+				st = fold_put(&b, &linelen, first, ", ", s->syms.v[i].name);
+				first = false;
+			}
 		if (st == PG_OK)
 			st = add(s, "X-PECGuard-Warning", &b);
 	}

@@ -83,7 +83,8 @@ char *pg_scan_json(const pg_scan *s, const char *path)
 		J(pg_buf_puts(&b, "null"));
 	}
 	J(pg_json_key(&b, "verified_at", false));
-	J(json_time(&b, c->verified_at));
+	/* A scan not run has a zeroed classification: 0 is no time. */
+	J(json_time(&b, s->ran ? c->verified_at : -1));
 
 	J(pg_json_key(&b, "av", false));
 	J(pg_buf_putc(&b, '{'));

@@ -39,6 +39,8 @@ struct builder {
 	pg_arena *a;
 	const pg_limits *lim;
 	unsigned *budget;
+	unsigned prepaid; /* entities the raw scan counted and the budget paid */
+	unsigned walked;  /* entities of GMime's tree built so far */
 	char *err;
 	size_t errlen;
 };
@@ -83,6 +85,24 @@ static const char *object_ctype(pg_arena *a, GMimeObject *o)
 static pg_status walk(struct builder *b, pg_msg *m, struct partvec *pv, GMimeObject *o,
 		      const pg_rawent *raw, pg_part *parent, unsigned index, unsigned depth)
 {
+	/* The raw scan applied the caps before GMime ran, but where the two
+	 * parsers read the structure differently (a header block the raw scan
+	 * ends early, an RFC 2231 boundary...) GMime's tree can be deeper or
+	 * larger than what the raw scan saw: the caps hold on it too.
+	 * Entities beyond those the raw scan counted draw on the budget. */
+	if (depth > b->lim->max_depth) {
+		snprintf(b->err, b->errlen, "MIME nesting deeper than the limit (%u)",
+			 b->lim->max_depth);
+		return PG_ERR_TOO_DEEP;
+	}
+	if (++b->walked > b->prepaid) {
+		if (*b->budget == 0) {
+			snprintf(b->err, b->errlen, "more MIME parts than the limit (%u)",
+				 b->lim->max_parts);
+			return PG_ERR_TOO_MANY_PARTS;
+		}
+		--*b->budget;
+	}
 	pg_part *p = pg_arena_calloc(b->a, 1, sizeof(*p));
 	if (p == NULL)
 		return PG_ERR_NOMEM;
@@ -256,7 +276,8 @@ pg_status pg_msg_parse(pg_arena *a, const char *data, size_t len, const pg_limit
 	}
 	if (pg_arena_defer(a, unref_object, gm) != 0)
 		return PG_ERR_NOMEM;
-	struct builder b = {.a = a, .lim = lim, .budget = budget, .err = err, .errlen = errlen};
+	struct builder b = {
+		.a = a, .lim = lim, .budget = budget, .prepaid = n, .err = err, .errlen = errlen};
 	return build_msg(&b, gm, data, len, raw, depth, NULL, out);
 }
 
@@ -283,8 +304,15 @@ const char *pg_msg_header(const pg_msg *msg, const char *name)
 
 const char *pg_msg_raw(const pg_msg *msg, size_t *len)
 {
-	*len = msg->len;
-	return msg->data;
+	/* A message nested without transfer encoding lies inside its outer
+	 * message's buffer (data is that buffer): its bytes are its own span
+	 * there, unknown when the two parsers did not agree on the shape. */
+	if (msg->raw == NULL) {
+		*len = 0;
+		return NULL;
+	}
+	*len = msg->raw->end - msg->raw->start;
+	return msg->data + msg->raw->start;
 }
 
 size_t pg_msg_part_count(const pg_msg *msg)

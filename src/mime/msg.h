@@ -42,10 +42,12 @@ struct pg_part {
 
 struct pg_msg {
 	pg_arena *arena;
-	const char *data; /* raw bytes (borrowed from the scan) */
+	const char *data; /* the buffer raw's offsets refer to (borrowed): the
+			   * scan's, also for a nested message, unless that was
+			   * transfer-encoded (then its decoded bytes) */
 	size_t len;
 	GMimeMessage *gm;
-	pg_rawent *raw;
+	pg_rawent *raw;       /* this message's span in data, or NULL when unmatched */
 	pg_part *parent_part; /* the message/rfc822 part holding it, or NULL */
 	unsigned depth;
 	const pg_limits *lim;
@@ -57,7 +59,9 @@ struct pg_msg {
 
 /* Parses data[0, len) (which must outlive the arena) into *out.  Runs the
  * raw scan first: a cap gives its status with a message in err, and no
- * message.  depth is the nesting of this message (0 at top level). */
+ * message.  The depth and part caps hold on GMime's tree too, where it
+ * differs from the raw scan's (its extra entities draw on *budget).
+ * depth is the nesting of this message (0 at top level). */
 pg_status pg_msg_parse(pg_arena *a, const char *data, size_t len, const pg_limits *lim,
 		       unsigned depth, unsigned *budget, pg_msg **out, char *err,
 		       size_t errlen) PG_WUR;

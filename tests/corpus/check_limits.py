@@ -49,6 +49,13 @@ def big_message(mb):
     return "From: a@example.test\nSubject: big\n\n" + ("z" * 999 + "\n") * (mb * 1049)
 
 
+def hidden(msg):
+    """msg with its structure hidden from the raw scan, not from GMime: a
+    line that is no header field ends the raw scan's header block, GMime
+    skips it and reads the Content-Type below."""
+    return "Subject: hidden\nnot a header line\n" + msg
+
+
 def unclosed():
     return ("From: a@example.test\nMIME-Version: 1.0\nContent-Type: multipart/mixed; boundary=a\n\n--a\n"
             "Content-Type: multipart/mixed; boundary=ab\n\n--ab\n--a\n--abc\nContent-Type: text/plain\n\nx\n")
@@ -64,6 +71,8 @@ CASES = [
     ("long-folded-field", long_folded_field(20000), "header-too-long", "peo"),
     ("big-header-block", big_block(1500), "header-too-long", "peo"),
     ("big-message", big_message(70), "too-big", "peo"),
+    ("hidden-many-parts", hidden(many_parts(20000)), "too-many-parts", "peo"),
+    ("hidden-deep", hidden(deep(2000)), "too-deep", "peo"),
     ("unclosed-boundaries", unclosed(), "ok", "peo"),
     ("within-limits-deep", deep(30), "ok", "peo"),
 ]
