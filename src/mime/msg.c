@@ -262,6 +262,11 @@ pg_status pg_msg_parse(pg_arena *a, const char *data, size_t len, const pg_limit
 		return PG_ERR_TOO_MANY_PARTS;
 	}
 	*budget -= n;
+	/* What GMime may build beyond the raw scan's count is bounded before
+	 * it runs (what it builds is capped again in walk()). */
+	st = pg_raw_boundary_guard(a, data, len, *budget + n, lim, err, errlen);
+	if (st != PG_OK)
+		return st;
 
 	GMimeMessage *gm = gmime_parse(data, len, false);
 	if (gm == NULL) {

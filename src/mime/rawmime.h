@@ -49,6 +49,14 @@ pg_status pg_raw_scan(pg_arena *a, const char *data, size_t len, const pg_limits
 		      unsigned base_depth, pg_rawent **root, unsigned *nparts, char *err,
 		      size_t errlen) PG_WUR;
 
+/* Before GMime runs: refuses (PG_ERR_TOO_MANY_PARTS, message in err) a
+ * message with more lines that delimit a body part, for any boundary
+ * declared anywhere in it, than budget parts can need (2 x budget + 2).
+ * An upper bound on what GMime will build, whatever the raw scan saw
+ * (bguard.c). */
+pg_status pg_raw_boundary_guard(pg_arena *a, const char *data, size_t len, unsigned budget,
+				const pg_limits *lim, char *err, size_t errlen) PG_WUR;
+
 /* Parses a Content-Type value into a lower-case "type/subtype" (arena) and
  * the value of one parameter (param may be NULL).  Missing or malformed
  * types give "text/plain".  Exposed for tests. */
