@@ -31,17 +31,21 @@ static pg_status put_ascii(pg_buf *b, const char *s)
 	return st;
 }
 
-/* Appends item, folding the line before it when it would grow too long. */
-static pg_status fold_put(pg_buf *b, size_t *linelen, const char *sep, const char *item)
+/* Appends item to a list separated by sep (", " or ","), folding the line
+ * after the separator when it would grow past 72 columns.  The first item
+ * of a list gets no separator: the value follows its label directly
+ * ("tests=A,B", not "tests=,A,B"). */
+static pg_status fold_put(pg_buf *b, size_t *linelen, bool first, const char *sep, const char *item)
 {
-	size_t n = strlen(item) + strlen(sep);
-	pg_status st;
-	if (*linelen > 0 && *linelen + n > 72) {
-		st = pg_buf_puts(b, sep[0] == ',' ? ",\n\t" : "\n\t");
-		*linelen = 1;
-	} else {
-		st = pg_buf_puts(b, *linelen > 0 ? sep : "");
-		*linelen += *linelen > 0 ? strlen(sep) : 0;
+	pg_status st = PG_OK;
+	if (!first) {
+		if (*linelen + strlen(sep) + strlen(item) > 72) {
+			st = pg_buf_puts(b, ",\n\t");
+			*linelen = 1;
+		} else {
+			st = pg_buf_puts(b, sep);
+			*linelen += strlen(sep);
+		}
 	}
 	if (st == PG_OK)
 		st = put_ascii(b, item);
@@ -107,7 +111,7 @@ pg_status pg_scan_build_headers(pg_scan *s)
 	size_t linelen = 0;
 	for (size_t i = 0; st == PG_OK && i < s->syms.n; i++) {
 		snprintf(tmp, sizeof(tmp), "%s=%.2f", s->syms.v[i].name, s->syms.v[i].weight);
-		st = fold_put(&b, &linelen, ", ", tmp);
+		st = fold_put(&b, &linelen, i == 0, ", ", tmp);
 	}
 	if (st == PG_OK && s->syms.n == 0)
 		st = pg_buf_puts(&b, "none");
@@ -130,7 +134,7 @@ pg_status pg_scan_build_headers(pg_scan *s)
 				   s->score, s->rt->tag_subject);
 		linelen = b.len;
 		for (size_t i = 0; st == PG_OK && i < s->syms.n; i++)
-			st = fold_put(&b, &linelen, ",", s->syms.v[i].name);
+			st = fold_put(&b, &linelen, i == 0, ",", s->syms.v[i].name);
 		if (st == PG_OK && s->syms.n == 0)
 			st = pg_buf_puts(&b, "none");
 		if (st == PG_OK)
@@ -147,9 +151,12 @@ pg_status pg_scan_build_headers(pg_scan *s)
 			 s->score, s->rt->tag_subject);
 		st = put_ascii(&b, tmp);
 		linelen = b.len;
+		bool first = true;
 		for (size_t i = 0; st == PG_OK && i < s->syms.n; i++)
-			if (s->syms.v[i].weight > 0)
-				st = fold_put(&b, &linelen, ", ", s->syms.v[i].name);
+			if (s->syms.v[i].weight > 0) {
+				st = fold_put(&b, &linelen, first, ", ", s->syms.v[i].name);
+				first = false;
+			}
 		if (st == PG_OK)
 			st = add(s, "X-PECGuard-Warning", &b);
 	}
