@@ -10,7 +10,8 @@ milter's operations (SIGHUP reload, bad reload, bad configuration, spool,
 privilege drop, SIGTERM).
 
 usage: check_e2e.py --milter BIN --fixtures DIR --avdb DIR
-Exit 0 all passed, 1 a check failed, 77 skipped (not root, no postfix).
+Exit 0 all passed, 1 a check failed, 77 skipped (not root, no postfix or
+clamd; a failure under PG_REQUIRE_ALL=1, see tests/pgcheck.py).
 """
 import argparse
 import email
@@ -30,7 +31,7 @@ import pgtest  # noqa: E402
 
 EICAR = b"X5O!P%@AP[4\\PZX54(P^)7CC)7}$EICAR-" + b"STANDARD-ANTIVIRUS-TEST-FILE!$H+H*"
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."))
-from pgcheck import check, failures, summary  # noqa: E402
+from pgcheck import check, failures, missing, summary  # noqa: E402
 
 
 def send(port, data, rcpts, sender="mittente@example.test"):
@@ -98,11 +99,11 @@ def main():
     ap.add_argument("--avdb", required=True)
     args = ap.parse_args()
     if os.geteuid() != 0:
-        print("SKIP: end-to-end tests run a private Postfix: root needed")
-        return 77
+        return missing("end-to-end tests run a private Postfix: root needed")
     if not shutil.which("postfix") or not os.path.exists("/etc/postfix/master.cf"):
-        print("SKIP: postfix not installed")
-        return 77
+        return missing("postfix not installed")
+    if not os.access(pgtest.CLAMD, os.X_OK):
+        return missing("%s not installed (package clamav-daemon)" % pgtest.CLAMD)
     base = tempfile.mkdtemp(prefix="pg-e2e-")
     os.chmod(base, 0o755)
     pf = clamd = milter = None

@@ -21,7 +21,7 @@ import time
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, os.path.join(HERE, "..", "av"))
-from check_clamd import Clamd  # noqa: E402,F401
+from check_clamd import CLAMD, Clamd  # noqa: E402,F401
 
 DOMAINS = ("pec.alfa.test", "pec.beta.test", "example.test")
 
