@@ -56,7 +56,12 @@ def main():
     os.chmod(base, 0o755)
     pf = milter = None
     try:
-        port = pgtest.free_port()
+        # Postfix first: start() may move its listener off a port that
+        # turned out to be taken.
+        pf = pgtest.PrivatePostfix(base, pgtest.free_port(),
+                                   "unix:" + os.path.join(base, "milter", "milter.sock"))
+        pf.start()
+        port = pf.port
         for d in ("state", "spool"):
             os.makedirs(os.path.join(base, d))
         shm = tempfile.mkdtemp(prefix="pg-load-", dir="/dev/shm")
@@ -73,8 +78,6 @@ milter = { socket = "unix:%(b)s/milter/milter.sock"; socket_mode = "0666"; log =
 """ % {"b": base, "db": args.avdb, "shm": shm, "policy": policy, "port": port}
         milter = pgtest.Milter(base, args.milter, conf)
         milter.start()
-        pf = pgtest.PrivatePostfix(base, port, milter.spec)
-        pf.start()
         rss0 = milter.rss_kb()
         n_pec_only = args.messages // 5
         n_ok = args.messages - n_pec_only
