@@ -559,6 +559,8 @@ static sfsistat pg_eom(SMFICTX *ctx)
 				   SMFIS_TEMPFAIL);
 		}
 		data = map;
+		pgm_log(LOG_INFO, "%s: %zu bytes spooled to a private file in %s (over %zu)", qid,
+			c->total, pgm.spool_dir, pgm.spool_threshold);
 	}
 	pg_scan *s = NULL;
 	sfsistat ret;

@@ -13,7 +13,8 @@ by that pid (SIGTERM, then SIGKILL) in a finally block.
 av_driver (tests/av/av_driver.c) opens a backend from a spec and prints one
 line per file: "PATH<TAB>clean|infected NAME|error TEXT".
 
-Exit status: 0 all passed, 1 a check failed, 77 skipped (no clamd).
+Exit status: 0 all passed, 1 a check failed, 77 skipped (no clamd; a failure
+under PG_REQUIRE_ALL=1, see tests/pgcheck.py).
 """
 import argparse
 import io
@@ -34,7 +35,7 @@ EICAR_NAME = "Eicar-Test-Signature.UNOFFICIAL"
 CLAMTEST_NAME = "ClamAV-Test-File.UNOFFICIAL"
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."))
-from pgcheck import check, failures, summary  # noqa: E402
+from pgcheck import check, failures, missing, require_all, summary  # noqa: E402
 
 
 # ---- talking to clamd directly (readiness only) -----------------------------
@@ -247,8 +248,7 @@ def main():
     args = ap.parse_args()
 
     if not os.access(CLAMD, os.X_OK):
-        print("skipped: %s not installed (package clamav-daemon)" % CLAMD)
-        return 77
+        return missing("%s not installed (package clamav-daemon)" % CLAMD)
     if not os.path.isdir(args.avdb) or not os.listdir(args.avdb):
         print("FAIL: no test database in %s (run av.db.generate)" % args.avdb)
         return 1
@@ -298,6 +298,8 @@ def main():
                        "clamav-testfiles detected through clamd")
             check(len(res) == len(files), "clamav-testfiles: %d of %d answered" %
                   (len(res), len(files)))
+        elif require_all():
+            check(False, "%s missing (package clamav-testfiles)" % args.testfiles)
         else:
             print("skip clamav-testfiles (not installed)")
 

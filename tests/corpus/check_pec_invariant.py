@@ -15,6 +15,7 @@ usage: check_pec_invariant.py --pecguard BIN --fixtures DIR [--shared DIR] [--sc
 import argparse
 import json
 import os
+import re
 import subprocess
 import sys
 
@@ -30,6 +31,40 @@ def scan(args, providers, paths):
     return {os.path.basename(o["path"]): o for o in map(json.loads, p.stdout.splitlines())}
 
 
+NAME = r"[A-Z][A-Z0-9_]*"
+
+
+def folded_after_comma(v):
+    """Every line break of a folded value comes after a comma and before a tab."""
+    lines = v.split("\n")
+    return all(l.endswith(",") for l in lines[:-1]) and all(l.startswith("\t") for l in lines[1:])
+
+
+def verify_header_shape(name, o):
+    """The exact shape of the SpamAssassin-style status and of the warning:
+    the list of symbol names follows its label directly (no stray comma
+    before the first one), each continuation line starts with a tab after a
+    comma, and the names are the verdict's own, in its order."""
+    hdr = dict((h[0], h[1]) for h in o["headers"])
+    names = [s["name"] for s in o["symbols"]]
+    st = hdr.get("X-Spam-Status", "")
+    m = re.fullmatch(r"(Yes|No), score=(-?\d+\.\d) required=(\d+\.\d) tests=(%s(?:,%s)*|none)"
+                     r" version=pecguard-\S+" % (NAME, NAME), st.replace(",\n\t", ","))
+    check(m is not None and m.group(2) == "%.1f" % o["score"]
+          and m.group(4).split(",") == (names or ["none"]) and folded_after_comma(st),
+          "%s: X-Spam-Status is exactly 'Yes|No, score=S required=R tests=A,B,... version=...': %r"
+          % (name, st[:90]))
+    w = hdr.get("X-PECGuard-Warning")
+    if o["class"].startswith("pec-") and w is not None:
+        m = re.fullmatch(r"the certified message scores (\d+\.\d) \(spam threshold \d+\.\d\); PEC from "
+                         r"the circuit is never spam-tagged: (%s(?:, %s)*)" % (NAME, NAME),
+                         w.replace(",\n\t", ", "))
+        check(m is not None and m.group(2).split(", ") == [s["name"] for s in o["symbols"] if s["weight"] > 0]
+              and folded_after_comma(w),
+              "%s: X-PECGuard-Warning lists the symbols after its colon, no stray comma: %r"
+              % (name, w[:110]))
+
+
 def verify_pec(name, o, want_class):
     hdr = dict((h[0], h[1]) for h in o["headers"])
     check(o["class"] == want_class, "%s: class %s" % (name, o["class"]))
@@ -39,6 +74,7 @@ def verify_pec(name, o, want_class):
           % (name, o["score"]))
     check(hdr.get("X-Spam-Flag") == "NO" and "X-PECGuard-Warning" in hdr,
           "%s: X-Spam-Flag NO, X-PECGuard-Warning says why" % name)
+    verify_header_shape(name, o)
 
 
 def main():
@@ -62,6 +98,7 @@ def main():
         if r[1] == "peo":
             check(o["class"] == "peo" and o["action"] in ("tag-subject", "reject"),
                   "%s: the same lure as ordinary mail: %s (score %.1f)" % (r[0], o["action"], o["score"]))
+            verify_header_shape(r[0], o)
         else:
             valid += 1
             verify_pec(r[0], o, r[1])

@@ -68,7 +68,13 @@ def main():
     os.chmod(base, 0o755)
     pf = milter = None
     try:
-        port = pgtest.free_port()
+        # Postfix first: start() may move its listener off a port that
+        # turned out to be taken; the milter's notifications go to the port
+        # it really has.
+        pf = pgtest.PrivatePostfix(base, pgtest.free_port(),
+                                   "unix:" + os.path.join(base, "milter", "milter.sock"))
+        pf.start()
+        port = pf.port
         os.makedirs(os.path.join(base, "state"))
         os.makedirs(os.path.join(base, "spool"))
         with open(os.path.join(base, "policy.map"), "w") as f:
@@ -86,8 +92,6 @@ milter = { socket = "unix:%(b)s/milter/milter.sock"; socket_mode = "0666"; log =
 """ % {"ex": ex, "b": base, "port": port}
         milter = pgtest.Milter(base, args.milter, conf)
         milter.start()
-        pf = pgtest.PrivatePostfix(base, port, milter.spec)
-        pf.start()
 
         lure = ordinary("Invio File 4820157309",
                         "Gentile cliente,\nil Sistema di Interscambio (SdI) le ha inviato la fattura "

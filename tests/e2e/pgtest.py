@@ -5,8 +5,9 @@ is started by the test and stopped by its pid; nothing of the system's
 Postfix, clamd or configuration is touched.
 
   PrivatePostfix  a Postfix instance of its own: config and queue in DIR,
-                  virtual Maildir delivery, one loopback SMTP port, wired
-                  to a milter socket
+                  virtual Maildir delivery, one loopback SMTP port wired
+                  to a milter socket (and more listeners, each with its
+                  own milter, with add_smtpd)
   Milter          pecguard-milter with a configuration written here
   Clamd           a private clamd (tests/av/check_clamd.py)
 """
@@ -21,7 +22,7 @@ import time
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, os.path.join(HERE, "..", "av"))
-from check_clamd import Clamd  # noqa: E402,F401
+from check_clamd import CLAMD, Clamd  # noqa: E402,F401
 
 DOMAINS = ("pec.alfa.test", "pec.beta.test", "example.test")
 
@@ -53,9 +54,19 @@ def wait_for(pred, timeout, what):
 
 
 class PrivatePostfix:
+    """port and the ports of add_smtpd() are the ones asked for; start() may
+    move a listener to another free port when its own turned out to be
+    taken (another test grabbed it meanwhile): read .port and .ports after
+    start()."""
+
     def __init__(self, base, port, milter_spec, users=("alice", "bob", "carol", "giulia", "protocollo", "load")):
         self.T = os.path.join(base, "postfix")
         self.port = port
+        # listeners: port -> the milter spec for its smtpd ("" = main.cf's)
+        self.listeners = {port: ""}
+        # Our banner carries a token of its own: readiness is this Postfix
+        # answering, never another test's on a port that was reused.
+        self.token = os.urandom(6).hex()
         self.C = os.path.join(self.T, "etc")
         self.mail = os.path.join(self.T, "mail")
         self.log = os.path.join(self.T, "log", "postfix.log")
@@ -86,7 +97,8 @@ class PrivatePostfix:
             "myorigin = $myhostname", "mydestination =", "local_recipient_maps =",
             "alias_maps =", "alias_database =", "relay_domains =", "relayhost =",
             "inet_interfaces = 127.0.0.1", "inet_protocols = ipv4", "mynetworks = 127.0.0.0/8",
-            "smtpd_banner = $myhostname ESMTP pecguard-e2e", "smtpd_peername_lookup = no",
+            "smtpd_banner = $myhostname ESMTP pecguard-e2e-" + self.token,
+            "smtpd_peername_lookup = no",
             "biff = no",
             "virtual_mailbox_domains = " + ", ".join(DOMAINS),
             "virtual_mailbox_maps = texthash:%s/vmailbox" % self.C,
@@ -108,8 +120,34 @@ class PrivatePostfix:
             "maillog_file_prefixes = %s/log" % self.T)
         self.run(["postconf", "-c", self.C, "-F", "*/*/chroot = n"])
         self.run(["postconf", "-c", self.C, "-MX", "smtp/inet"])
-        self.run(["postconf", "-c", self.C, "-M",
-                  "127.0.0.1:%d/inet = 127.0.0.1:%d inet n - n - - smtpd" % (port, port)])
+        self._listen(port, "")
+
+    def _listen(self, port, milter_spec):
+        entry = "127.0.0.1:%d inet n - n - - smtpd" % port
+        if milter_spec:
+            entry += " -o smtpd_milters=%s -o syslog_name=postfix/smtpd-%d" % (milter_spec, port)
+        self.run(["postconf", "-c", self.C, "-M", "127.0.0.1:%d/inet = %s" % (port, entry)])
+
+    def add_smtpd(self, port, milter_spec):
+        """A second SMTP listener on port whose smtpd uses milter_spec
+        (Postfix syntax: inet:127.0.0.1:PORT or unix:/path)."""
+        self.listeners[port] = milter_spec
+        self._listen(port, milter_spec)
+
+    @property
+    def ports(self):
+        return list(self.listeners)
+
+    def _move(self, old):
+        """Moves the listener on port old to a new free port."""
+        spec = self.listeners.pop(old)
+        self.run(["postconf", "-c", self.C, "-MX", "127.0.0.1:%d/inet" % old])
+        new = free_port()
+        self.listeners[new] = spec
+        self._listen(new, spec)
+        if self.port == old:
+            self.port = new
+        return new
 
     def run(self, cmd):
         p = subprocess.run(cmd, capture_output=True, text=True)
@@ -120,18 +158,41 @@ class PrivatePostfix:
     def postconf_e(self, *settings):
         self.run(["postconf", "-c", self.C, "-e"] + list(settings))
 
-    def start(self):
-        self.run(["postfix", "-c", self.C, "start"])
+    def ours(self, port):
+        """True when port answers with this instance's banner."""
+        try:
+            with socket.create_connection(("127.0.0.1", port), timeout=2) as s:
+                line = s.recv(200)
+                s.sendall(b"QUIT\r\n")
+                return line.startswith(b"220") and self.token.encode() in line
+        except OSError:
+            return False
 
-        def banner():
+    def start(self, attempts=3):
+        """Starts Postfix and waits until every listener gives our banner.
+        A port taken by someone else since it was chosen (the master logs
+        "bind ... Address already in use", or a stranger answers) is
+        replaced by a fresh one and Postfix started again."""
+        last = None
+        for _ in range(attempts):
+            for p in self.ports:
+                if port_busy(p):
+                    self._move(p)
+            mark = len(self.logtext())
+
+            def ready():
+                if "Address already in use" in self.logtext()[mark:]:
+                    raise RuntimeError("a listener's port is taken")
+                return all(self.ours(p) for p in self.ports)
             try:
-                with socket.create_connection(("127.0.0.1", self.port), timeout=2) as s:
-                    line = s.recv(100)
-                    s.sendall(b"QUIT\r\n")
-                    return line.startswith(b"220")
-            except OSError:
-                return False
-        wait_for(banner, 30, "postfix banner")
+                self.run(["postfix", "-c", self.C, "start"])
+                wait_for(ready, 30, "postfix banner")
+                return
+            except RuntimeError as e:
+                last = e
+            self.stop()
+        raise RuntimeError("postfix did not answer on %s: %s\n%s"
+                           % (self.ports, last, self.logtext()[-2000:]))
 
     def master_pid(self):
         try:
@@ -184,12 +245,47 @@ class PrivatePostfix:
         d = self.maildir(addr)
         return len(os.listdir(d)) if os.path.isdir(d) else 0
 
+    def snapshot(self):
+        """Every mailbox's delivered files: {address: frozenset(names)}."""
+        out = {}
+        for dom in sorted(os.listdir(self.mail)):
+            for user in sorted(os.listdir(os.path.join(self.mail, dom))):
+                files = set()
+                for sub in ("new", "cur"):
+                    d = os.path.join(self.mail, dom, user, sub)
+                    if os.path.isdir(d):
+                        files.update(sub + "/" + n for n in os.listdir(d))
+                out["%s@%s" % (user, dom)] = frozenset(files)
+        return out
+
+    def new_since(self, before):
+        """{address: [raw message, ...]} delivered since snapshot before."""
+        out = {}
+        for addr, files in self.snapshot().items():
+            for n in sorted(files - before.get(addr, frozenset())):
+                user, dom = addr.split("@")
+                with open(os.path.join(self.mail, dom, user, n), "rb") as f:
+                    out.setdefault(addr, []).append(f.read())
+        return out
+
+    def settle(self, timeout=30):
+        """Waits until Postfix has nothing in flight (held messages stay):
+        whatever was accepted is then in its Maildir."""
+        wait_for(lambda: all(q.get("queue_name") == "hold" for q in self.queue()), timeout,
+                 "the queue to settle")
+
     def queue(self):
         p = subprocess.run(["postqueue", "-c", self.C, "-j"], capture_output=True, text=True)
         return [json.loads(l) for l in p.stdout.splitlines() if l.strip()]
 
     def held(self):
         return [q for q in self.queue() if q.get("queue_name") == "hold"]
+
+    def postcat(self, queue_id):
+        """The queued message queue_id as postcat -q shows it (envelope and content)."""
+        p = subprocess.run(["postcat", "-c", self.C, "-q", queue_id], capture_output=True,
+                           text=True, errors="replace")
+        return p.stdout if p.returncode == 0 else ""
 
     def flush_and_wait_empty(self, timeout=30):
         subprocess.run(["postqueue", "-c", self.C, "-f"], capture_output=True)
@@ -205,12 +301,18 @@ class PrivatePostfix:
 
 
 class Milter:
-    def __init__(self, base, binary, config_text, sock=None):
+    """pecguard-milter with config_text in base/milter/pecguard.conf.  spec
+    is how Postfix names its socket: unix:SOCK by default, or the
+    postfix_spec given (inet:127.0.0.1:PORT for milter.socket =
+    "inet:PORT@127.0.0.1")."""
+
+    def __init__(self, base, binary, config_text, sock=None, postfix_spec=None):
         self.dir = os.path.join(base, "milter")
         os.makedirs(self.dir, exist_ok=True)
         os.chmod(self.dir, 0o755)
         self.binary = binary
         self.sock = sock or os.path.join(self.dir, "milter.sock")
+        self.postfix_spec = postfix_spec
         self.conf = os.path.join(self.dir, "pecguard.conf")
         self.stderr = os.path.join(self.dir, "milter.log")
         self.events = os.path.join(self.dir, "events.jsonl")
@@ -220,7 +322,7 @@ class Milter:
 
     @property
     def spec(self):
-        return "unix:" + self.sock
+        return self.postfix_spec or "unix:" + self.sock
 
     def start(self, extra=(), wait=True):
         err = open(self.stderr, "ab")
@@ -286,3 +388,20 @@ class Milter:
         except OSError:
             pass
         return None
+
+
+def start_inet_milter(base, binary, make_conf, attempts=3):
+    """pecguard-milter on inet:PORT@127.0.0.1, PORT a free one; make_conf(port)
+    gives its configuration text.  A port taken between choosing and binding
+    (another test's) is replaced by a fresh one.  Returns (milter, port)."""
+    last = None
+    for _ in range(attempts):
+        port = free_port()
+        m = Milter(base, binary, make_conf(port), postfix_spec="inet:127.0.0.1:%d" % port)
+        try:
+            m.start()
+            return m, port
+        except RuntimeError as e:
+            last = e
+            m.stop()
+    raise RuntimeError("pecguard-milter on inet: %s" % last)
