@@ -305,6 +305,34 @@ PG_API const char *pg_scan_header(const pg_scan *scan, size_t i, const char **va
  * original value as received, encoded words untouched); else NULL. */
 PG_API const char *pg_scan_tagged_subject(const pg_scan *scan);
 
+/* ---- the virus notice ------------------------------------------------------ */
+
+/* An avviso di rilevazione virus, ready to submit over SMTP. */
+typedef struct pg_notice {
+	char *data;     /* the signed message, CRLF line ends */
+	size_t len;
+	char *to;       /* RCPT TO: the sending provider's mailReceipt */
+	char *from;     /* MAIL FROM and From: our posta-certificata@ address */
+	char *provider; /* the sending provider's providerName, for logs */
+	char *virus;    /* the virus named in the notice, for logs */
+	char *ident;    /* the notice's Message-ID (without brackets) */
+} pg_notice;
+
+/* For a scan whose action is quarantine because the antivirus found a
+ * virus in a valid PEC envelope: the notice the recipient's provider (us)
+ * sends the sending provider, signed with the key of the settings
+ * pec.notice_cert / pec.notice_key.  rcpts (may be NULL) are the
+ * recipients the envelope was held for, named in the notice.
+ *   PG_OK, *out a new notice (pg_notice_free), or *out NULL when no
+ *     notice key is configured (the envelope is held all the same);
+ *   PG_ERR_INVALID the scan is not a valid envelope with a virus;
+ *   PG_ERR_CONFIG our provider or the sender's mailReceipt cannot be
+ *     found in the providers' index; PG_ERR_IO signing failed;
+ *   the reason in pg_scan_errmsg(). */
+PG_API PG_WUR pg_status pg_scan_virus_notice(pg_scan *scan, const char *const *rcpts, size_t nrcpts,
+					     pg_notice **out);
+PG_API void pg_notice_free(pg_notice *n);
+
 /* ---- parsed messages ----------------------------------------------------- */
 
 /* The first value of a header field, unfolded and decoded (RFC 2047) to

@@ -134,6 +134,7 @@ static void components_unref(pg_components *c)
 	free(c->states);
 	pg_av_free(c->av);
 	pg_policymap_free(c->policymap);
+	pg_notice_key_free(c->notice);
 	free(c);
 }
 
@@ -487,6 +488,25 @@ static pg_status build_components(pg_engine *eng, const pg_config *cfg, pg_compo
 		pg_status st = pg_policymap_load(map, &c->policymap, err, sizeof(err));
 		if (st != PG_OK) {
 			snprintf(eng->errmsg, sizeof(eng->errmsg), "policy map: %s", err);
+			components_unref(c);
+			return st;
+		}
+	}
+	/* The key that signs virus notices: both files or neither.  The
+	 * milter drops privileges before it builds the engine, so the key
+	 * must be readable by milter.user. */
+	const char *ncert = pg_cfg_str(cfg, "pec.notice_cert", "");
+	const char *nkey = pg_cfg_str(cfg, "pec.notice_key", "");
+	if (ncert[0] != '\0' || nkey[0] != '\0') {
+		char err[768];
+		pg_status st = ncert[0] == '\0' || nkey[0] == '\0'
+				       ? PG_ERR_CONFIG
+				       : pg_notice_key_load(ncert, nkey, &c->notice, err, sizeof(err));
+		if (st != PG_OK) {
+			if (ncert[0] == '\0' || nkey[0] == '\0')
+				snprintf(err, sizeof(err),
+					 "pec.notice_cert and pec.notice_key go together");
+			snprintf(eng->errmsg, sizeof(eng->errmsg), "virus notices: %s", err);
 			components_unref(c);
 			return st;
 		}

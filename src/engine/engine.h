@@ -21,6 +21,7 @@
 #include "engine/store.h"
 #include "mime/msg.h"
 #include "pec/classify.h"
+#include "pec/notice.h"
 #include "pec/providers.h"
 #include "pecguard.h"
 #include "scan/analyser.h"
@@ -39,6 +40,7 @@ typedef struct pg_components {
 	const pg_analyser *const *analysers;
 	void **states;           /* per analyser, from its init */
 	pg_policymap *policymap; /* NULL: every mailbox accepts */
+	pg_notice_key *notice;   /* pec.notice_key/cert; NULL: no virus notices */
 } pg_components;
 
 typedef struct pg_runtime {

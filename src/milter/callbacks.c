@@ -8,7 +8,8 @@
  *
  *   tempfail    451 4.7.1: a deciding check (the antivirus) could not run
  *   quarantine  a virus inside valid PEC: Postfix holds it, nothing is
- *               delivered, the sending provider is to be notified
+ *               delivered; for an envelope, with pec.notice_key set, the
+ *               sending provider gets an avviso di rilevazione virus
  *   reject      550 5.7.1: a virus or a spam score over the reject mark
  *   otherwise   recipients whose mailbox is PEC-only refuse ordinary mail:
  *               all of them -> 550 5.7.1; some -> removed, and their sender
@@ -428,6 +429,49 @@ static void add_headers(SMFICTX *ctx, struct conn *c, pg_scan *s)
 	}
 }
 
+/* The avviso di rilevazione virus for an envelope just held.  The hold
+ * comes first and stands whatever happens here: the message is kept, and
+ * a notice that cannot be built or submitted is logged with the queue id
+ * for the operator (the envelope is in the hold queue to act on).
+ *
+ * Envelope sender: our provider's own posta-certificata@ address, the
+ * notice's From, not the null sender.  Providers' receipts travel so
+ * (the real receipts in the shared corpus have Return-Path:
+ * <posta-certificata@...>), and a notice the sending provider cannot take
+ * then comes back to our mailbox as a bounce, so a notice the rules
+ * require is never lost in silence.  No loop follows: the bounce has the
+ * null sender, and a receipt is delivered, never answered with another. */
+static void notify_virus(struct conn *c, pg_scan *s, const char *qid)
+{
+	if (pg_scan_class(s) != PG_CLASS_PEC_ENVELOPE) {
+		pgm_log(LOG_NOTICE, "%s: held %s: no virus notice (only envelopes get one)", qid,
+			pg_scan_pec_type(s) ? pg_scan_pec_type(s) : "message");
+		return;
+	}
+	pg_notice *n = NULL;
+	pg_status st = pg_scan_virus_notice(s, (const char *const *)c->rcpts, c->nrcpts, &n);
+	if (st != PG_OK) {
+		pgm_log(LOG_ERR, "%s: held, but no virus notice could be made: %s", qid,
+			pg_scan_errmsg(s));
+		return;
+	}
+	if (n == NULL) {
+		pgm_log(LOG_NOTICE, "%s: held; no virus notice sent: pec.notice_key is not set",
+			qid);
+		return;
+	}
+	char err[512];
+	if (pgm_smtp_submit(n->from, n->to, n->data, n->len, err, sizeof(err)) != 0)
+		pgm_log(LOG_ERR,
+			"%s: held, but the virus notice to %s <%s> could not be submitted: %s", qid,
+			n->provider, n->to, err);
+	else
+		pgm_log(LOG_INFO,
+			"%s: virus notice sent: to=<%s> provider=%s virus=%s notice=<%s> from=<%s>",
+			qid, n->to, n->provider, n->virus, n->ident, n->from);
+	pg_notice_free(n);
+}
+
 static sfsistat decide(SMFICTX *ctx, struct conn *c, pg_scan *s, const char *qid, const char *data)
 {
 	char why[512], sym[300];
@@ -462,6 +506,7 @@ static sfsistat decide(SMFICTX *ctx, struct conn *c, pg_scan *s, const char *qid
 		}
 		ret = SMFIS_ACCEPT;
 		record(c, s, qid, "quarantine", why, NULL);
+		notify_virus(c, s, qid);
 		break;
 	case PG_ACTION_REJECT:
 		if (virus != NULL) {

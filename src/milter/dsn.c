@@ -7,6 +7,9 @@
  * The notification is an RFC 3464 delivery status report (multipart/report)
  * with a null envelope sender (it must never bounce), submitted over SMTP to
  * the configured server: usually the local Postfix, which queues it.
+ *
+ * pgm_smtp_submit() is the SMTP client itself; the virus notices of
+ * callbacks.c go through it too.
  */
 #include <errno.h>
 #include <netdb.h>
@@ -294,6 +297,22 @@ int pgm_dsn_send(const char *sender, const char *const *refused, size_t nrefused
 		return -1;
 	}
 
+	int rc = pgm_smtp_submit("", snd, m, len, err, errlen);
+	free(m);
+	return rc;
+}
+
+int pgm_smtp_submit(const char *mail_from, const char *rcpt, const char *msg, size_t len,
+		    char *err, size_t errlen)
+{
+	char mta[256];
+	if (pgm.reporting_mta[0])
+		snprintf(mta, sizeof(mta), "%s", pgm.reporting_mta);
+	else if (gethostname(mta, sizeof(mta)) != 0)
+		snprintf(mta, sizeof(mta), "localhost");
+	char from[512], to[512];
+	ascii_copy(from, sizeof(from), mail_from);
+	ascii_copy(to, sizeof(to), rcpt);
 	int rc = -1;
 	struct conn c = {.fd = connect_to(pgm.dsn_smtp, err, errlen)};
 	if (c.fd < 0)
@@ -306,11 +325,11 @@ int pgm_dsn_send(const char *sender, const char *const *refused, size_t nrefused
 		goto out;
 	}
 	if (command(&c, 2, err, errlen, "EHLO %s", mta) != 0 ||
-	    command(&c, 2, err, errlen, "MAIL FROM:<>") != 0 ||
-	    command(&c, 2, err, errlen, "RCPT TO:<%s>", snd) != 0 ||
+	    command(&c, 2, err, errlen, "MAIL FROM:<%s>", from) != 0 ||
+	    command(&c, 2, err, errlen, "RCPT TO:<%s>", to) != 0 ||
 	    command(&c, 3, err, errlen, "DATA") != 0)
 		goto out;
-	if (send_data(&c, m, len) != 0) {
+	if (send_data(&c, msg, len) != 0) {
 		snprintf(err, errlen, "DATA: send failed");
 		goto out;
 	}
@@ -325,6 +344,5 @@ int pgm_dsn_send(const char *sender, const char *const *refused, size_t nrefused
 out:
 	if (c.fd >= 0)
 		close(c.fd);
-	free(m);
 	return rc;
 }

@@ -4,7 +4,9 @@
  * main.c       process: options, settings, socket, privileges, signals
  * callbacks.c  the libmilter callbacks: one message, one scan, one verdict
  * dsn.c        delivery status notifications for recipients refused by
- *              their PEC-only policy, sent over SMTP with a null sender
+ *              their PEC-only policy, sent over SMTP with a null sender;
+ *              the SMTP client (pgm_smtp_submit) they and the virus
+ *              notices share
  * log.c        syslog / stderr lines and the JSON event log
  */
 #ifndef PG_MILTER_MILTER_H
@@ -50,6 +52,12 @@ typedef struct pgm_refused {
 int pgm_dsn_send(const char *sender, const char *const *refused, size_t nrefused,
 		 const char *queue_id, const char *subject, const char *orig_headers,
 		 size_t orig_len, char *err, size_t errlen);
+
+/* Submits one message to milter.dsn_smtp: MAIL FROM:<mail_from> ("" is
+ * the null sender), one RCPT TO:<rcpt>, DATA msg (dot-stuffed, CRLF).
+ * 0 once the server accepted it, -1 with the reason in err. */
+int pgm_smtp_submit(const char *mail_from, const char *rcpt, const char *msg, size_t len,
+		    char *err, size_t errlen);
 
 /* The callbacks table (callbacks.c). */
 struct smfiDesc;
