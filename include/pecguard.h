@@ -136,6 +136,9 @@ PG_API const char *pg_engine_av_backend(const pg_engine *eng);
  * with no antivirus); PG_ERR_IO when it does not answer, PG_ERR_CONFIG
  * when it answers wrong: the reason in pg_engine_errmsg(). */
 PG_API PG_WUR pg_status pg_engine_av_selfcheck(pg_engine *eng);
+/* The subject of the certificate that signs virus notices (pec.notice_cert)
+ * into buf, or "" when no notice key is configured. */
+PG_API void pg_engine_notice_signer(pg_engine *eng, char *buf, size_t len);
 
 /* Learning (Bayes): the message's tokens counted as spam (spam != 0) or
  * ham; unlearn removes a previous learning.  Relearning a message as the

@@ -51,6 +51,13 @@ int pg_cmd_config(int argc, char **argv)
 		fprintf(stderr, "pecguard: warning: %s\n", pg_engine_errmsg(eng));
 	printf("antivirus: %s%s\n", pg_engine_av_backend(eng),
 	       av == PG_OK ? "" : " (did not answer the self-check)");
+	char signer[512];
+	pg_engine_notice_signer(eng, signer, sizeof(signer));
+	if (signer[0] != '\0')
+		printf("virus notices: signed by %s\n", signer);
+	else
+		printf("virus notices: off (pec.notice_key not set): envelopes with a virus are "
+		       "held only\n");
 	printf("limits: message %zu bytes, header field %zu, header block %zu, depth %u, parts "
 	       "%u\n",
 	       lim.max_message_size, lim.max_header_field, lim.max_header_block, lim.max_depth,

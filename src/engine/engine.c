@@ -1,11 +1,13 @@
 #include "engine/engine.h"
 
 #include <errno.h>
+#include <limits.h>
 #include <stdint.h>
 #include <fcntl.h>
 #include <gmime/gmime.h>
 #include <libxml/parser.h>
 #include <libxml/xmlerror.h>
+#include <openssl/x509.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -287,6 +289,20 @@ pg_status pg_engine_av_selfcheck(pg_engine *eng)
 		pthread_mutex_unlock(&eng->lock);
 	}
 	return st;
+}
+
+void pg_engine_notice_signer(pg_engine *eng, char *buf, size_t len)
+{
+	if (len == 0)
+		return;
+	buf[0] = '\0';
+	pg_runtime *rt = pg_engine_runtime(eng);
+	if (rt->comp != NULL && rt->comp->notice != NULL) {
+		X509 *c = pg_notice_key_cert(rt->comp->notice);
+		if (c != NULL)
+			X509_NAME_oneline(X509_get_subject_name(c), buf, (int)(len > INT_MAX ? INT_MAX : len));
+	}
+	pg_runtime_unref(rt);
 }
 
 static pg_status check_limits(pg_engine *eng, pg_limits *l)

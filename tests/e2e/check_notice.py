@@ -99,6 +99,18 @@ def main():
             env = f.read()
         env_ref = re.search(rb"^X-Riferimento-Message-ID: *(\S+)", env, re.M | re.I).group(1)
 
+        # 0. `pecguard config` says whether notices are signed, and by whom
+        for key, want in ((True, "virus notices: signed by "), (False, "virus notices: off")):
+            cf = os.path.join(base, "config-%d.conf" % key)
+            with open(cf, "w") as f:
+                f.write(config(args, base, port, key=key))
+            p = subprocess.run([args.pecguard, "config", "--config", cf], capture_output=True,
+                               text=True, timeout=120)
+            line = [l for l in p.stdout.splitlines() if l.startswith("virus notices:")]
+            check(p.returncode == 0 and line and line[0].startswith(want)
+                  and (not key or "Gestore Beta" in line[0]),
+                  "config with%s a notice key: %s" % ("" if key else "out", line))
+
         milter = pgtest.Milter(base, args.milter, config(args, base, port, key=True))
         milter.start()
         pf = pgtest.PrivatePostfix(base, port, milter.spec)
