@@ -52,18 +52,34 @@ static void unref_object(void *p)
 
 static pg_status build_msg(struct builder *b, GMimeMessage *gm, const char *data, size_t len,
 			   pg_rawent *raw, unsigned depth, pg_part *holder, pg_msg **out);
+static pg_status parse_held(pg_arena *a, const char *data, size_t len, const pg_limits *lim,
+			    unsigned depth, unsigned *budget, pg_part *holder, pg_msg **out,
+			    char *err, size_t errlen);
 
 /* Parses an encoded message/rfc822 body once decoded (RFC 2046 forbids the
  * encoding, real envelopes use it anyway). */
 static pg_status parse_encoded_inner(struct builder *b, pg_part *part)
 {
+	/* Each encoded level is decoded and parsed again in full, so a message
+	 * nested in itself that way costs its whole size at every level (a
+	 * 7 MB chain of quoted-printable message/rfc822 took 500 MB at the 32
+	 * levels the depth cap allows).  Past PG_ENCODED_NEST_MAX encoded
+	 * levels the part stays a leaf: its bytes are still scanned (the
+	 * antivirus's mail parser reads them), not parsed again. */
+	unsigned encoded = 0;
+	for (const pg_msg *m = part->msg; m != NULL && m->parent_part != NULL;
+	     m = m->parent_part->msg)
+		if (m->data != m->parent_part->msg->data)
+			encoded++;
+	if (encoded >= PG_ENCODED_NEST_MAX)
+		return PG_OK;
 	size_t n;
 	const unsigned char *c = pg_part_content(part, &n);
 	if (c == NULL || n == 0)
 		return PG_OK;
 	pg_msg *inner = NULL;
-	pg_status st = pg_msg_parse(b->a, (const char *)c, n, b->lim, part->depth + 1, b->budget,
-				    &inner, b->err, b->errlen);
+	pg_status st = parse_held(b->a, (const char *)c, n, b->lim, part->depth + 1, b->budget,
+				  part, &inner, b->err, b->errlen);
 	if (st == PG_ERR_PARSE)
 		return PG_OK; /* not a message after all: stays a leaf */
 	if (st != PG_OK)
@@ -252,6 +268,15 @@ static GMimeMessage *gmime_parse(const char *data, size_t len, bool headerless)
 pg_status pg_msg_parse(pg_arena *a, const char *data, size_t len, const pg_limits *lim,
 		       unsigned depth, unsigned *budget, pg_msg **out, char *err, size_t errlen)
 {
+	return parse_held(a, data, len, lim, depth, budget, NULL, out, err, errlen);
+}
+
+/* pg_msg_parse for a message held by a part: its parent link is set before
+ * its own parts are walked, so that they can see how deep they are. */
+static pg_status parse_held(pg_arena *a, const char *data, size_t len, const pg_limits *lim,
+			    unsigned depth, unsigned *budget, pg_part *holder, pg_msg **out,
+			    char *err, size_t errlen)
+{
 	pg_rawent *raw = NULL;
 	unsigned n = 0;
 	pg_status st = pg_raw_scan(a, data, len, lim, depth, &raw, &n, err, errlen);
@@ -283,7 +308,7 @@ pg_status pg_msg_parse(pg_arena *a, const char *data, size_t len, const pg_limit
 		return PG_ERR_NOMEM;
 	struct builder b = {
 		.a = a, .lim = lim, .budget = budget, .prepaid = n, .err = err, .errlen = errlen};
-	return build_msg(&b, gm, data, len, raw, depth, NULL, out);
+	return build_msg(&b, gm, data, len, raw, depth, holder, out);
 }
 
 /* ---- accessors ----------------------------------------------------------- */

@@ -40,6 +40,11 @@ struct pg_part {
 	size_t content_len;
 };
 
+/* Transfer-encoded message/rfc822 parts parsed as messages, one inside the
+ * other (an envelope's base64 postacert.eml holding a base64 forward...);
+ * deeper ones stay leaves (msg.c). */
+#define PG_ENCODED_NEST_MAX 3
+
 struct pg_msg {
 	pg_arena *arena;
 	const char *data; /* the buffer raw's offsets refer to (borrowed): the

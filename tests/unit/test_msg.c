@@ -716,6 +716,85 @@ static void hidden_parts_refused_before_gmime(void **state)
 	pg_arena_free(a);
 }
 
+/* A chain of message/rfc822 parts costs GMime an entity per level whatever
+ * their encoding: the guard counts their Content-Type lines before GMime
+ * runs (100,000 quoted-printable levels in 7 MB took 500 MB). */
+static void message_chain_refused_before_gmime(void **state)
+{
+	(void)state;
+	pg_arena *a = pg_arena_new();
+	static const char lvl[] =
+		"Content-Type: message/rfc822\nContent-Transfer-Encoding: quoted-printable\n\n";
+	size_t n = 5000, cap = n * (sizeof(lvl) - 1) + 64;
+	char *m = malloc(cap);
+	assert_non_null(m);
+	size_t o = (size_t)snprintf(m, cap, "Subject: x\n");
+	for (size_t i = 0; i < n; i++)
+		o += (size_t)snprintf(m + o, cap - o, "%s", lvl);
+	snprintf(m + o, cap - o, "\nhello\n");
+	unsigned budget = big.max_parts;
+	pg_msg *out = NULL;
+	char err[256] = "";
+	assert_int_equal(pg_msg_parse(a, m, strlen(m), &big, 0, &budget, &out, err, sizeof(err)),
+			 PG_ERR_TOO_MANY_PARTS);
+	assert_non_null(strstr(err, "message/* types"));
+	free(m);
+	pg_arena_free(a);
+}
+
+/* Quoted-printable that hides each level's header ("=43ontent-Type") is
+ * decoded and parsed level by level, each level costing its whole size:
+ * only PG_ENCODED_NEST_MAX encoded levels are parsed, deeper ones stay
+ * leaves. */
+static char *qp_hide(const char *in)
+{
+	size_t n = strlen(in);
+	char *out = malloc(3 * n + 1), *o = out;
+	assert_non_null(out);
+	for (size_t i = 0; i < n; i++) {
+		if (in[i] == '=' || (in[i] == 'C' && (i == 0 || in[i - 1] == '\n'))) {
+			o += sprintf(o, "=%02X", (unsigned char)in[i]);
+		} else {
+			*o++ = in[i];
+		}
+	}
+	*o = '\0';
+	return out;
+}
+
+static void encoded_nesting_is_capped(void **state)
+{
+	(void)state;
+	pg_arena *a = pg_arena_new();
+	char *cur = strdup("Subject: bottom\n\nthe innermost text\n");
+	for (int i = 0; i < 6; i++) {
+		char *enc = qp_hide(cur);
+		size_t cap = strlen(enc) + 200;
+		char *next = malloc(cap);
+		snprintf(next, cap,
+			 "Subject: level %d\nContent-Type: message/rfc822\n"
+			 "Content-Transfer-Encoding: quoted-printable\n\n%s",
+			 i, enc);
+		free(enc);
+		free(cur);
+		cur = next;
+	}
+	pg_msg *m = parse_lim(a, cur, &big, PG_OK);
+	unsigned levels = 0;
+	for (const pg_msg *q = m; q != NULL;) {
+		const pg_msg *inner = NULL;
+		for (size_t i = 0; i < q->nparts && inner == NULL; i++)
+			if (q->parts[i]->inner != NULL && q->parts[i]->msg == q)
+				inner = q->parts[i]->inner;
+		if (inner != NULL)
+			levels++;
+		q = inner;
+	}
+	assert_int_equal(levels, PG_ENCODED_NEST_MAX);
+	free(cur);
+	pg_arena_free(a);
+}
+
 /* The part budget is the whole scan's: an encoded inner message parsed
  * after the outer one draws on what is left. */
 static void budget_spans_nested_parses(void **state)
@@ -762,6 +841,8 @@ int main(void)
 		cmocka_unit_test(caps_are_typed),
 		cmocka_unit_test(caps_hold_where_parsers_disagree),
 		cmocka_unit_test(hidden_parts_refused_before_gmime),
+		cmocka_unit_test(message_chain_refused_before_gmime),
+		cmocka_unit_test(encoded_nesting_is_capped),
 		cmocka_unit_test(budget_spans_nested_parses),
 	};
 	int r = cmocka_run_group_tests(tests, NULL, NULL);
