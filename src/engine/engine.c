@@ -507,6 +507,8 @@ static pg_status build_components(pg_engine *eng, const pg_config *cfg, pg_compo
 			components_unref(c);
 			return st;
 		}
+		pg_policymap_set_delimiters(c->policymap,
+					    pg_cfg_str(cfg, "policy.recipient_delimiter", "+"));
 	}
 	/* The key that signs virus notices: both files or neither.  The
 	 * milter drops privileges before it builds the engine, so the key

@@ -1,6 +1,7 @@
 #include "engine/policymap.h"
 
 #include <errno.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -15,6 +16,7 @@ struct entry {
 struct pg_policymap {
 	struct entry *v;
 	size_t n;
+	char delims[16]; /* recipient_delimiter: "carol+x@" is carol@'s mailbox */
 };
 
 static int cmp_entry(const void *a, const void *b)
@@ -185,26 +187,66 @@ static const struct entry *find(const pg_policymap *m, const char *key)
 	return bsearch(&k, m->v, m->n, sizeof(*m->v), cmp_entry);
 }
 
-pg_mailbox_policy pg_policymap_lookup(const pg_policymap *m, const char *rcpt)
+void pg_policymap_set_delimiters(pg_policymap *m, const char *delims)
 {
-	if (m == NULL || m->n == 0 || rcpt == NULL)
-		return PG_POLICY_ACCEPT;
-	char a[512];
+	if (m != NULL)
+		snprintf(m->delims, sizeof(m->delims), "%s", delims ? delims : "");
+}
+
+/* The address as the map's keys are written: no brackets, the local part
+ * unquoted ("carol"@ and carol@ are one mailbox), lower case, no trailing
+ * dot on the domain.  0, or -1 when it does not fit. */
+static int normalise(const char *rcpt, char *a, size_t cap)
+{
 	size_t n;
 	const char *t = pg_trim(rcpt, &n);
 	if (n >= 2 && t[0] == '<' && t[n - 1] == '>') {
 		t++;
 		n -= 2;
 	}
-	if (n == 0 || n >= sizeof(a))
-		return PG_POLICY_ACCEPT;
-	memcpy(a, t, n);
-	a[n] = '\0';
+	size_t o = 0;
+	bool quoted = false;
+	for (size_t i = 0; i < n; i++) {
+		char c = t[i];
+		if (c == '"') {
+			quoted = !quoted;
+			continue;
+		}
+		if (quoted && c == '\\' && i + 1 < n)
+			c = t[++i];
+		if (o + 1 >= cap)
+			return -1;
+		a[o++] = c;
+	}
+	while (o > 0 && a[o - 1] == '.')
+		o--;
+	a[o] = '\0';
 	pg_strlower(a);
+	return o > 0 ? 0 : -1;
+}
+
+pg_mailbox_policy pg_policymap_lookup(const pg_policymap *m, const char *rcpt)
+{
+	if (m == NULL || m->n == 0 || rcpt == NULL)
+		return PG_POLICY_ACCEPT;
+	char a[512];
+	if (normalise(rcpt, a, sizeof(a)) != 0)
+		return PG_POLICY_ACCEPT;
 	const struct entry *e = find(m, a);
 	if (e != NULL)
 		return e->policy;
-	const char *at = strrchr(a, '@');
+	char *at = strrchr(a, '@');
+	/* An address extension reaches the same mailbox (Postfix's
+	 * recipient_delimiter): carol+x@ is looked up as carol@. */
+	if (at != NULL && m->delims[0] != '\0') {
+		size_t cut = strcspn(a, m->delims);
+		if (cut > 0 && a + cut < at) {
+			char b[512];
+			snprintf(b, sizeof(b), "%.*s%s", (int)cut, a, at);
+			if ((e = find(m, b)) != NULL)
+				return e->policy;
+		}
+	}
 	if (at != NULL && (e = find(m, at + 1)) != NULL)
 		return e->policy;
 	return PG_POLICY_ACCEPT;

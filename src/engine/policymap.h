@@ -25,7 +25,12 @@ pg_status pg_policymap_parse(const char *text, size_t len, const char *name, pg_
 			     char *err, size_t errlen) PG_WUR;
 void pg_policymap_free(pg_policymap *m);
 size_t pg_policymap_count(const pg_policymap *m);
-/* The policy of a recipient address ("<a@b>" brackets allowed). */
+/* The characters that start an address extension (Postfix's
+ * recipient_delimiter, e.g. "+"); "" for none. */
+void pg_policymap_set_delimiters(pg_policymap *m, const char *delims);
+/* The policy of a recipient address ("<a@b>" brackets allowed), as the map
+ * keys it: the exact address, then without its extension, then its domain.
+ * Case, quoting of the local part and a trailing dot do not matter. */
 pg_mailbox_policy pg_policymap_lookup(const pg_policymap *m, const char *rcpt);
 
 #endif

@@ -379,6 +379,14 @@ milter = {
         check(r[0] == 550 and "5.7.1" in r[1] and "PEC" in r[1],
               "ordinary mail to a PEC-only mailbox: 550 5.7.1 (%s)" % (r,))
         nothing_delivered(pf, before, "ordinary mail to a PEC-only mailbox")
+        # the same mailbox by another spelling: Postfix delivers carol+x@ and
+        # "carol"@ to carol, so the PEC-only policy must hold for them too
+        for alias in ("carol+newsletter@pec.alfa.test", '"carol"@pec.alfa.test', "Carol@PEC.alfa.test"):
+            before = settled(pf)
+            r = send(port, fixture(args, "peo-ham.eml"), [alias])
+            check(r[0] == 550 and "5.7.1" in r[1],
+                  "ordinary mail to the PEC-only mailbox as %s: 550 5.7.1 (%s)" % (alias, r))
+            nothing_delivered(pf, before, "ordinary mail to %s" % alias)
         r = send(port, fixture(args, "env-alfa-text.eml"), ["carol@pec.alfa.test"])
         check(r[0] == "ok" and wait_count(pf, "carol@pec.alfa.test", 1),
               "a valid envelope reaches the PEC-only mailbox")

@@ -100,6 +100,8 @@ class PrivatePostfix:
             "smtpd_banner = $myhostname ESMTP pecguard-e2e-" + self.token,
             "smtpd_peername_lookup = no",
             "biff = no",
+            # as Debian's Postfix: carol+x@ is delivered to carol@
+            "recipient_delimiter = +",
             "virtual_mailbox_domains = " + ", ".join(DOMAINS),
             "virtual_mailbox_maps = texthash:%s/vmailbox" % self.C,
             "virtual_mailbox_base = %s" % self.mail,

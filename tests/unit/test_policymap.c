@@ -71,6 +71,40 @@ static void lookups(void **state)
 	pg_policymap_free(m);
 }
 
+/* The same mailbox written otherwise gets the same policy: an address
+ * extension (Postfix's recipient_delimiter, which Debian's Postfix sets to
+ * "+": carol+x@ is delivered to carol@), a quoted local part, a trailing
+ * dot on the domain.  Without these, mail to carol+x@ bypassed a PEC-only
+ * carol@. */
+static void same_mailbox_other_spellings(void **state)
+{
+	(void)state;
+	pg_policymap *m = parse_ok("carol@pec.alfa.test pec-only\n"
+				   "carol+ok@pec.alfa.test accept\n"
+				   "@pec.beta.test pec-only\n"
+				   "protocollo@pec.beta.test accept\n");
+	/* no delimiter configured: the extension is part of the address */
+	assert_int_equal(pg_policymap_lookup(m, "carol+x@pec.alfa.test"), PG_POLICY_ACCEPT);
+	pg_policymap_set_delimiters(m, "+-");
+	assert_int_equal(pg_policymap_lookup(m, "carol+x@pec.alfa.test"), PG_POLICY_PEC_ONLY);
+	assert_int_equal(pg_policymap_lookup(m, "<Carol-News@PEC.ALFA.TEST>"), PG_POLICY_PEC_ONLY);
+	assert_int_equal(pg_policymap_lookup(m, "carol+a+b@pec.alfa.test"), PG_POLICY_PEC_ONLY);
+	/* a listed address with its extension is taken as it is */
+	assert_int_equal(pg_policymap_lookup(m, "carol+ok@pec.alfa.test"), PG_POLICY_ACCEPT);
+	/* the exception's extension keeps the exception, others the domain's */
+	assert_int_equal(pg_policymap_lookup(m, "protocollo+x@pec.beta.test"), PG_POLICY_ACCEPT);
+	assert_int_equal(pg_policymap_lookup(m, "acquisti+x@pec.beta.test"), PG_POLICY_PEC_ONLY);
+	/* quoting and a trailing dot */
+	assert_int_equal(pg_policymap_lookup(m, "\"carol\"@pec.alfa.test"), PG_POLICY_PEC_ONLY);
+	assert_int_equal(pg_policymap_lookup(m, "\"car\\ol\"@pec.alfa.test"), PG_POLICY_PEC_ONLY);
+	assert_int_equal(pg_policymap_lookup(m, "carol@pec.alfa.test."), PG_POLICY_PEC_ONLY);
+	assert_int_equal(pg_policymap_lookup(m, "<x@pec.beta.test.>"), PG_POLICY_PEC_ONLY);
+	/* a delimiter first is no extension; a neighbour is still not carol */
+	assert_int_equal(pg_policymap_lookup(m, "+carol@pec.alfa.test"), PG_POLICY_ACCEPT);
+	assert_int_equal(pg_policymap_lookup(m, "carola@pec.alfa.test"), PG_POLICY_ACCEPT);
+	pg_policymap_free(m);
+}
+
 /* An empty map, or one of comments only, is valid: every mailbox accepts.
  * (fuzz_policymap found that an empty map handed qsort a NULL array.) */
 static void empty_maps(void **state)
@@ -102,6 +136,7 @@ int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(lookups),
+		cmocka_unit_test(same_mailbox_other_spellings),
 		cmocka_unit_test(empty_maps),
 		cmocka_unit_test(errors),
 	};
