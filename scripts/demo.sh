@@ -8,6 +8,15 @@
 # prints what each mailbox received and what each sender was told, and
 # stops everything it started.
 set -eu
+# The demo starts a private Postfix: root is needed.  A user with sudo
+# runs the script again through it (environment kept).
+if [ "$(id -u)" -ne 0 ]; then
+	if command -v sudo >/dev/null 2>&1; then
+		exec sudo -E "$0" "$@"
+	fi
+	echo "$0: run as root (or as a user with sudo)" >&2
+	exit 1
+fi
 cd "$(dirname "$0")/.."
 JOBS=$(nproc 2>/dev/null || echo 2)
 

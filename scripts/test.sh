@@ -3,6 +3,16 @@
 # needs, builds twice (optimised, and with ASan+UBSan) and runs every test
 # in both builds.  CI runs exactly this (.ci/run).
 set -eu
+# The end-to-end tests start a private Postfix and switch users: root is
+# needed.  A user with sudo runs the script again through it (environment
+# kept).
+if [ "$(id -u)" -ne 0 ]; then
+	if command -v sudo >/dev/null 2>&1; then
+		exec sudo -E "$0" "$@"
+	fi
+	echo "$0: run as root (or as a user with sudo)" >&2
+	exit 1
+fi
 cd "$(dirname "$0")/.."
 JOBS=$(nproc 2>/dev/null || echo 2)
 # A test whose component is missing (not root, no postfix, clamd,
