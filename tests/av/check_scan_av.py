@@ -254,6 +254,15 @@ def main():
               and o3["env-alfa-text.eml"]["av"]["backend"].startswith("clamd:"),
               "clamd: a clean envelope is clean, backend named")
         check(o3.get("eicar-peo.eml", {}).get("action") == "reject", "clamd: EICAR in ordinary mail: reject")
+        # the same mailed test files through clamd: the same verdicts
+        p, cm = scan(args, state, spec, [mailed])
+        found_cd = [n for n in detected if cm.get(n + ".eml", {}).get("av", {}).get("status") == "infected"]
+        check(len(found_cd) == len(detected) and len(detected) > 0,
+              "clamd: ClamAV test files mailed as attachments: %d/%d found" % (len(found_cd), len(detected)))
+        same = [n for n in mout if mout[n]["av"]["status"] == cm.get(n, {}).get("av", {}).get("status")
+                and mout[n]["action"] == cm.get(n, {}).get("action")]
+        check(len(same) == len(mout), "clamd and in-process agree on every mailed file (%d/%d; differ: %s)"
+              % (len(same), len(mout), sorted(set(mout) - set(same))[:5]))
         r = subprocess.run(ob_cmd + ["remove", "Fattura.Vbs.2026"], capture_output=True, text=True)
         check(r.returncode == 0 and "removed 1" in r.stdout, "outbreak remove")
         p, o4 = scan(args, state, spec, [ob])
