@@ -5,6 +5,8 @@
     send): every one is a reload request, none stops the milter (libmilter's
     own signal thread takes SIGHUP as "stop" if it ever gets one), and mail
     still flows afterwards;
+  - a reload under an open SMTP session: the session goes on, and its next
+    messages get the new configuration (policy map, scoring threshold);
   - SIGTERM while a message is in the middle of DATA: the milter stops
     taking new connections but lets that message finish, so the SMTP client
     is told 250 and the message is delivered, then the process exits 0.
@@ -58,17 +60,21 @@ def main():
     try:
         port = pgtest.free_port()
         os.makedirs(os.path.join(base, "state"))
+        policy = os.path.join(base, "policy.map")
+        with open(policy, "w") as f:
+            f.write("# nobody is PEC-only yet\n")
         conf = """
 providers = "%(fx)s/pki/index.ldif";
 state_dir = "%(b)s/state";
 antivirus = { backend = "clamav"; database = "%(avdb)s"; };
+policy = { map = "%(policy)s"; };
 milter = {
   socket = "unix:%(b)s/milter/milter.sock";
   socket_mode = "0666";
   log = "stderr";
   spool_dir = "%(b)s";
 };
-""" % {"fx": args.fixtures, "b": base, "avdb": args.avdb}
+""" % {"fx": args.fixtures, "b": base, "avdb": args.avdb, "policy": policy}
         milter = pgtest.Milter(base, args.milter, conf)
         milter.start()
         pf = pgtest.PrivatePostfix(base, port, milter.spec)
@@ -97,6 +103,43 @@ milter = {
             print("send after the burst: %s" % e)
         check(sent and pgtest_wait(lambda: pf.find(rcpt, b"dopo la raffica")),
               "after the burst a message is scanned and delivered")
+
+        # ---- a reload under an open SMTP session ------------------------------
+        # Postfix keeps one milter connection per SMTP session: the session
+        # goes on across the reload, and its next messages get the new
+        # configuration (a scoring threshold, the policy map).
+        s = smtplib.SMTP("127.0.0.1", port, timeout=120)
+        s.ehlo("client.example.test")
+        s.sendmail("mario.bianchi@example.test", [rcpt], ham("prima del reload"))
+        reloads = milter.logtext().count("reloaded")
+        with open(policy, "w") as f:
+            f.write("alice@example.test pec-only\n")
+        with open(milter.conf, "a") as f:
+            f.write("scoring = { add_header = 0.0; };\n")
+        milter.signal(signal.SIGHUP)
+        pgtest.wait_for(lambda: milter.logtext().count("reloaded") > reloads, 30, "the reload")
+        try:
+            s.sendmail("mario.bianchi@example.test", [rcpt], ham("dopo il reload"))
+            refused = None
+        except smtplib.SMTPDataError as e:
+            refused = (e.smtp_code, e.smtp_error.decode(errors="replace"))
+        check(refused is not None and refused[0] == 550 and "PEC" in refused[1],
+              "same session after the reload: the new policy map refuses ordinary mail to alice (%s)"
+              % (refused,))
+        bob = "bob@example.test"
+        s.sendmail("mario.bianchi@example.test", [bob], ham("soglia nuova"))
+        s.quit()
+        before = pgtest_wait(lambda: pf.find(rcpt, b"prima del reload"))
+        after = pgtest_wait(lambda: pf.find(bob, b"soglia nuova"))
+        check(before and b"X-Spam-Flag: NO" in pf.find(rcpt, b"prima del reload")[0],
+              "before the reload: delivered, X-Spam-Flag NO")
+        check(after and b"X-Spam-Flag: YES" in pf.find(bob, b"soglia nuova")[0],
+              "same session after the reload: the new threshold (add_header 0) flags it")
+        with open(policy, "w") as f:
+            f.write("# nobody is PEC-only\n")
+        reloads = milter.logtext().count("reloaded")
+        milter.signal(signal.SIGHUP)
+        pgtest.wait_for(lambda: milter.logtext().count("reloaded") > reloads, 30, "the reload")
 
         # ---- SIGTERM in the middle of DATA -------------------------------------
         m2 = ham("consegnato durante lo stop")
