@@ -11,6 +11,7 @@ import argparse
 import email
 import email.policy
 import os
+import re
 import shutil
 import smtplib
 import sys
@@ -40,14 +41,20 @@ def ordinary(subject, body, sender="mario.bianchi@example.test", attach=None, re
 
 
 def send(port, sender, rcpts, data):
+    """The reply to the end of data ("250 2.0.0 Ok: queued as QID" or the
+    refusal), and the queue id when Postfix took the message."""
     try:
         with smtplib.SMTP("127.0.0.1", port, timeout=60) as s:
-            s.sendmail(sender, rcpts, data)
-            return "250 accepted"
-    except smtplib.SMTPDataError as e:
-        return "%d %s" % (e.smtp_code, e.smtp_error.decode(errors="replace"))
+            s.ehlo("demo.example.test")
+            s.mail(sender)
+            for r in rcpts:
+                s.rcpt(r)
+            code, msg = s.data(data)
+            text = msg.decode(errors="replace")
+            m = re.search(r"queued as (\w+)", text)
+            return "%d %s" % (code, text), (m.group(1) if code == 250 and m else None)
     except smtplib.SMTPException as e:
-        return str(e)
+        return str(e), None
 
 
 def main():
@@ -79,13 +86,16 @@ def main():
         os.makedirs(os.path.join(base, "spool"))
         with open(os.path.join(base, "policy.map"), "w") as f:
             f.write("carol@pec.alfa.test pec-only\n")
-        # The built-in defaults, but for the paths of this throw-away run
-        # and the project's test signature database (no official one here).
+        # The built-in defaults, but for the paths of this throw-away run,
+        # the project's test signature database (no official one here) and
+        # the key of the test provider Gestore Alfa, as which this reception
+        # point signs its virus notices.
         conf = """
 providers = "%(ex)s/pki/index.ldif";
 state_dir = "%(b)s/state";
 antivirus = { database = "%(ex)s/avdb"; };
 policy = { map = "%(b)s/policy.map"; };
+pec = { notice_cert = "%(ex)s/pki/alfa.pem"; notice_key = "%(ex)s/pki/alfa.key"; };
 milter = { socket = "unix:%(b)s/milter/milter.sock"; socket_mode = "0666"; log = "stderr";
            spool_dir = "%(b)s/spool"; events_file = "%(b)s/events.jsonl";
            dsn_smtp = "127.0.0.1:%(port)d"; reporting_mta = "mx.pec.alfa.test"; };
@@ -124,14 +134,15 @@ milter = { socket = "unix:%(b)s/milter/milter.sock"; socket_mode = "0666"; log =
         results = []
         for name, sender, rcpts, data in cases:
             mid = email.message_from_bytes(data, policy=email.policy.compat32)["Message-ID"]
-            results.append((name, sender, rcpts, send(port, sender, rcpts, data), mid))
+            reply, qid = send(port, sender, rcpts, data)
+            results.append((name, sender, rcpts, reply, qid, mid))
         time.sleep(2)
         pf.flush_and_wait_empty(20)
 
         held = {q.get("queue_id"): q for q in pf.held()}
-        print("\n%-22s %-30s %-52s %s" % ("MESSAGE", "RECIPIENT", "SMTP REPLY TO THE SENDER", "MAILBOX RECEIVED"))
-        print("-" * 150)
-        for name, sender, rcpts, reply, mid in results:
+        print("\n%-22s %-28s %-62s %s" % ("MESSAGE", "RECIPIENT", "SMTP REPLY TO THE SENDER", "MAILBOX RECEIVED"))
+        print("-" * 170)
+        for name, sender, rcpts, reply, qid, mid in results:
             for i, rc in enumerate(rcpts):
                 got = [m for m in pf.messages(rc) if mid and mid.encode() in m]
                 if got:
@@ -140,13 +151,13 @@ milter = { socket = "unix:%(b)s/milter/milter.sock"; socket_mode = "0666"; log =
                                                      h["X-Spam-Flag"], h["X-Spam-Score"])
                     if h["X-PECGuard-Warning"]:
                         what += " | warning"
+                elif qid is not None and qid in held:
+                    what = "nothing: held in quarantine (queue id %s)" % qid
                 else:
                     what = "nothing"
-                    if "held" not in what and reply.startswith("250") and any(
-                            True for _ in held) and "EICAR in PEC" in name:
-                        what = "nothing: held in quarantine"
-                print("%-22s %-30s %-52s %s" % (name if i == 0 else "", rc,
-                                                (reply[:52] if i == 0 else ""), what))
+                shown = reply if len(reply) <= 62 else reply[:61] + "~"
+                print("%-22s %-28s %-62s %s" % (name if i == 0 else "", rc,
+                                                (shown if i == 0 else ""), what))
         print("\nwhat the senders were told afterwards (delivery status notifications):")
         for rc in ("bob@example.test",):
             for m in pf.find(rc, b"multipart/report"):
@@ -154,8 +165,12 @@ milter = { socket = "unix:%(b)s/milter/milter.sock"; socket_mode = "0666"; log =
                 text = m.decode(errors="replace")
                 refused = [l.split(";")[1].strip() for l in text.splitlines() if l.startswith("Final-Recipient:")]
                 print("  to %s: %s -- refused: %s" % (h["To"], h["Subject"], ", ".join(refused)))
+        for m in pf.find("catchall@pec.alfa.test", b"X-Ricevuta: rilevazione-virus"):
+            h = email.message_from_bytes(m, policy=email.policy.compat32)
+            print("  to %s (the sending provider): %s -- a signed PEC receipt, X-Ricevuta: %s"
+                  % (h["To"], h["Subject"], h["X-Ricevuta"]))
         print("\nheld in the Postfix queue (quarantine): %d message(s)" % len(pf.held()))
-        print("the milter's log of every decision: %s" % milter.stderr)
+        print("the milter's log of every decision (queue id, class, antivirus, score, action):")
         for line in milter.logtext().splitlines():
             if "class=" in line:
                 print("  " + line.split("pecguard-milter: ", 1)[-1][:200])
