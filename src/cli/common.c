@@ -77,8 +77,9 @@ pg_engine *pg_cli_engine(pg_cli_opts *o, int *exit_code)
 	    strstr(pg_engine_errmsg(eng), "/etc/pecguard/providers.ldif") != NULL) {
 		/* No index where one is expected by default: go on without one,
 		 * saying what that means. */
-		fprintf(stderr, "pecguard: warning: no providers' index (--providers FILE): "
-				"no message can be valid PEC\n");
+		if (!o->index_unused)
+			fprintf(stderr, "pecguard: warning: no providers' index (--providers FILE): "
+					"no message can be valid PEC\n");
 		add(o, "providers", "");
 		st = pg_engine_configure(eng, config, o->overrides, o->noverrides);
 	}

@@ -15,6 +15,7 @@ typedef struct pg_cli_opts {
 	const char *overrides[16];
 	size_t noverrides;
 	bool providers_given;
+	bool index_unused; /* the command reads no PEC signature: no warning without an index */
 } pg_cli_opts;
 
 /* Handles a common option (returns true when it was one).  opt is the

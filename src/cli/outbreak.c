@@ -125,8 +125,10 @@ int pg_cmd_outbreak(int argc, char **argv)
 		pg_cli_opts_free(&co);
 		return PG_EXIT_USAGE;
 	}
-	/* The antivirus is not needed to manage signatures. */
+	/* Neither the antivirus nor the providers' index is needed to manage
+	 * signatures. */
 	pg_cli_common_opt(&co, 'a', "none");
+	co.index_unused = true;
 	int code = 0;
 	pg_engine *eng = pg_cli_engine(&co, &code);
 	pg_cli_opts_free(&co);
