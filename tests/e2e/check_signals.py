@@ -20,6 +20,7 @@ import os
 import shutil
 import signal
 import smtplib
+import subprocess
 import sys
 import tempfile
 import time
@@ -81,6 +82,24 @@ milter = {
         pf.start()
         rcpt = "alice@example.test"
 
+        # ---- the macros Postfix sends, at the protocol level (miltertest) ----
+        # The client address, the queue id and the SMTP AUTH user are logged
+        # with the verdict (the e2e Postfix has no SASL to send the last).
+        mt = shutil.which("miltertest")
+        if mt is None:
+            if missing("miltertest not installed") != 77:
+                return summary()
+        else:
+            p = subprocess.run([mt, "-s", os.path.join(os.path.dirname(os.path.abspath(__file__)),
+                                                       "auth.lua")],
+                               env=dict(os.environ, SOCK=milter.spec), capture_output=True,
+                               text=True, timeout=60)
+            line = [l for l in milter.logtext().splitlines() if "MTAUTH0001:" in l]
+            check(p.returncode == 0 and line and "client=192.0.2.7" in line[0]
+                  and "auth=mario.bianchi" in line[0] and "class=peo" in line[0],
+                  "miltertest: accepted with our headers; logged with queue id, client and AUTH "
+                  "user (%s%s)" % ((p.stdout + p.stderr).strip()[-200:], line[:1]))
+
         # ---- a burst of SIGHUPs -----------------------------------------------
         for _ in range(60):
             milter.signal(signal.SIGHUP)
@@ -133,8 +152,10 @@ milter = {
         after = pgtest_wait(lambda: pf.find(bob, b"soglia nuova"))
         check(before and b"X-Spam-Flag: NO" in pf.find(rcpt, b"prima del reload")[0],
               "before the reload: delivered, X-Spam-Flag NO")
-        check(after and b"X-Spam-Flag: YES" in pf.find(bob, b"soglia nuova")[0],
-              "same session after the reload: the new threshold (add_header 0) flags it")
+        check(after and b"X-Spam-Flag: YES" in pf.find(bob, b"soglia nuova")[0]
+              and b"Subject: soglia nuova" in pf.find(bob, b"soglia nuova")[0],
+              "same session after the reload: the new threshold (add_header 0) flags it, "
+              "headers only: the subject is not tagged")
         with open(policy, "w") as f:
             f.write("# nobody is PEC-only\n")
         reloads = milter.logtext().count("reloaded")
