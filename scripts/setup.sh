@@ -18,7 +18,7 @@ BUILD_PKGS="build-essential cmake pkg-config clang llvm libclang-rt-14-dev
   libpcre2-dev $HS_PKG libconfig-dev libpsl-dev libidn2-dev
   libmagic-dev libcmocka-dev"
 TEST_PKGS="python3 postfix swaks clamav clamav-daemon clamav-testfiles
-  miltertest redis-server redis-tools procps zip systemd"
+  miltertest redis-server redis-tools procps zip systemd locales"
 
 missing=""
 for p in $BUILD_PKGS $TEST_PKGS; do

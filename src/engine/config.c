@@ -1,4 +1,5 @@
 #include "engine/config.h"
+#include "util/clocale.h"
 
 #include <errno.h>
 #include <stdarg.h>
@@ -239,7 +240,7 @@ static int apply_override(config_t *c, const char *ov, char *err, size_t errlen)
 	}
 	case CONFIG_TYPE_FLOAT: {
 		errno = 0;
-		double v = strtod(val, &end);
+		double v = pg_strtod_c(val, &end);
 		if (errno || end == val || *end) {
 			setf(err, errlen, "setting '%s': '%s' is not a number", key, val);
 			return -1;

@@ -1,4 +1,5 @@
 #include "engine/engine.h"
+#include "util/clocale.h"
 
 #include <errno.h>
 #include <limits.h>
@@ -649,7 +650,7 @@ static pg_status attach_store(pg_engine *eng, pg_runtime *rt)
 	return PG_OK;
 }
 
-static pg_status configure(pg_engine *eng, const char *path, char *const *ov, size_t nov)
+static pg_status configure_c(pg_engine *eng, const char *path, char *const *ov, size_t nov)
 {
 	pg_runtime *rt = NULL;
 	pg_status st = build_runtime(eng, path, ov, nov, &rt);
@@ -667,6 +668,15 @@ static pg_status configure(pg_engine *eng, const char *path, char *const *ov, si
 	pg_runtime_unref(old);
 	eng->errmsg[0] = '\0';
 	return PG_OK;
+}
+
+/* The configuration's numbers are read in the C locale (util/clocale.h). */
+static pg_status configure(pg_engine *eng, const char *path, char *const *ov, size_t nov)
+{
+	locale_t prev = pg_c_locale_enter();
+	pg_status st = configure_c(eng, path, ov, nov);
+	pg_c_locale_leave(prev);
+	return st;
 }
 
 pg_status pg_engine_configure(pg_engine *eng, const char *path, const char *const *overrides,

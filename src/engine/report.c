@@ -5,6 +5,7 @@
 #include <string.h>
 
 #include "engine/engine.h"
+#include "util/clocale.h"
 #include "util/json.h"
 #include "util/ptime.h"
 #include "util/str.h"
@@ -24,7 +25,7 @@ static pg_status json_time(pg_buf *b, int64_t t)
 	return pg_json_str(b, ts);
 }
 
-char *pg_scan_json(const pg_scan *s, const char *path)
+static char *scan_json_c(const pg_scan *s, const char *path)
 {
 	pg_buf b;
 	pg_buf_init(&b, PG_BUF_UNLIMITED);
@@ -165,4 +166,13 @@ char *pg_scan_json(const pg_scan *s, const char *path)
 nomem:
 	pg_buf_free(&b);
 	return NULL;
+}
+
+/* Numbers in the C locale, whatever the host program set (util/clocale.h). */
+char *pg_scan_json(const pg_scan *s, const char *path)
+{
+	locale_t prev = pg_c_locale_enter();
+	char *j = scan_json_c(s, path);
+	pg_c_locale_leave(prev);
+	return j;
 }

@@ -4,6 +4,7 @@
 #include <time.h>
 
 #include "engine/engine.h"
+#include "util/clocale.h"
 #include "mime/text.h"
 #include "scan/bayes.h"
 
@@ -159,7 +160,7 @@ static pg_action decide(const pg_scan *s)
 	return PG_ACTION_NONE;
 }
 
-static pg_status run(pg_scan *s)
+static pg_status run_c(pg_scan *s)
 {
 	s->ran = true;
 	s->budget = s->limits.max_parts;
@@ -212,6 +213,16 @@ static pg_status run(pg_scan *s)
 		return s->status = PG_ERR_NOMEM;
 	if (st == PG_OK)
 		s->status = PG_OK;
+	return st;
+}
+
+/* Scores, weights and details are formatted in the C locale, whatever the
+ * host program set (util/clocale.h). */
+static pg_status run(pg_scan *s)
+{
+	locale_t prev = pg_c_locale_enter();
+	pg_status st = run_c(s);
+	pg_c_locale_leave(prev);
 	return st;
 }
 
