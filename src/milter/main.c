@@ -403,10 +403,19 @@ int main(int argc, char **argv)
 	drain();
 	smfi_stop();
 	pthread_join(th, NULL);
-	/* Connections still open (idle SMTP sessions) end with the process;
-	 * the engine is freed only when no session thread can still use it. */
+	/* Sessions whose SMTP client is leaving close now; an idle one left
+	 * open ends with the process.  The engine is freed only when no
+	 * session thread can still use it, and the process exits with no
+	 * session thread still busy in our callbacks. */
+	for (int i = 0; i < 500 && atomic_load(&pgm.connections) > 0; i++) {
+		struct timespec ms10 = {0, 10 * 1000 * 1000};
+		nanosleep(&ms10, NULL);
+	}
 	if (atomic_load(&pgm.connections) == 0)
 		pg_engine_free(pgm.eng);
+	else
+		pgm_log(LOG_INFO, "stopping with %lu idle connection(s) open",
+			atomic_load(&pgm.connections));
 	pgm_log(LOG_INFO, "stopped");
 	return milter_rc == MI_SUCCESS ? 0 : EX_SOFTWARE_;
 }

@@ -190,7 +190,8 @@ milter = {
             rc = milter.proc.wait(30)
         except Exception:
             rc = None
-        check(rc == 0, "then the milter exits 0 (%s, %.1f s after SIGTERM)" % (rc, time.monotonic() - t0))
+        if not check(rc == 0, "then the milter exits 0 (%s, %.1f s after SIGTERM)" % (rc, time.monotonic() - t0)):
+            print(milter.logtext()[-4000:])
         log = milter.logtext()
         check("waiting for 1 message(s) in progress" in log and "stopped" in log,
               "its log says it waited for the message")
