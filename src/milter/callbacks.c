@@ -197,11 +197,16 @@ static sfsistat pg_envfrom(SMFICTX *ctx, char **argv)
 	if (c == NULL)
 		return SMFIS_TEMPFAIL;
 	reset_message(c);
-	if (atomic_load(&pgm.stopping))
-		return say(ctx, "451", "4.3.2", "pecguard: shutting down, try again later",
-			   SMFIS_TEMPFAIL);
+	/* Counted before the stop flag is read (both sequentially
+	 * consistent): either the stop sees this message and waits for it, or
+	 * this message sees the stop and never touches the engine. */
 	c->in_message = true;
 	atomic_fetch_add(&pgm.messages, 1);
+	if (atomic_load(&pgm.stopping)) {
+		reset_message(c);
+		return say(ctx, "451", "4.3.2", "pecguard: shutting down, try again later",
+			   SMFIS_TEMPFAIL);
+	}
 	pg_limits lim;
 	pg_engine_get_limits(pgm.eng, &lim);
 	c->limit = lim.max_message_size;

@@ -33,6 +33,7 @@
 #include <pthread.h>
 #include <pwd.h>
 #include <signal.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -126,7 +127,7 @@ static int signals_loop(void)
 
 /* Lets the messages in progress reach their end of message (Postfix gets
  * its answer), up to STOP_GRACE_S. */
-static void drain(void)
+static bool drain(void)
 {
 	struct timespec t0, now;
 	clock_gettime(CLOCK_MONOTONIC, &t0);
@@ -140,11 +141,12 @@ static void drain(void)
 				"stopping with %lu message(s) still in progress after %d s: "
 				"Postfix applies milter_default_action to them",
 				busy, STOP_GRACE_S);
-			return;
+			return false;
 		}
 		struct timespec ms10 = {0, 10 * 1000 * 1000};
 		nanosleep(&ms10, NULL);
 	}
+	return true;
 }
 static size_t noverrides;
 
@@ -400,22 +402,25 @@ int main(int argc, char **argv)
 	 * serving their sessions (once stopped, it answers no more of them);
 	 * meanwhile new sessions and messages are tempfailed. */
 	atomic_store(&pgm.stopping, true);
-	drain();
+	bool drained = drain();
 	smfi_stop();
 	pthread_join(th, NULL);
-	/* Sessions whose SMTP client is leaving close now; an idle one left
-	 * open ends with the process.  The engine is freed only when no
-	 * session thread can still use it, and the process exits with no
-	 * session thread still busy in our callbacks. */
+	/* Sessions whose SMTP client is leaving close now (up to 5 s); an
+	 * idle one left open ends with the process.  No session can use the
+	 * engine any more: the drain saw no message in progress after the
+	 * stop flag was set, and a message started later sees the flag first
+	 * (pg_envfrom).  So it is freed in every case; the libraries' own
+	 * memory (libclamav's pools) is then released before exit, as a leak
+	 * checker expects. */
 	for (int i = 0; i < 500 && atomic_load(&pgm.connections) > 0; i++) {
 		struct timespec ms10 = {0, 10 * 1000 * 1000};
 		nanosleep(&ms10, NULL);
 	}
-	if (atomic_load(&pgm.connections) == 0)
-		pg_engine_free(pgm.eng);
-	else
+	if (atomic_load(&pgm.connections) > 0)
 		pgm_log(LOG_INFO, "stopping with %lu idle connection(s) open",
 			atomic_load(&pgm.connections));
+	if (drained) /* else a scan may still be running: exit with it */
+		pg_engine_free(pgm.eng);
 	pgm_log(LOG_INFO, "stopped");
 	return milter_rc == MI_SUCCESS ? 0 : EX_SOFTWARE_;
 }
