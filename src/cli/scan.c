@@ -17,6 +17,18 @@
 #include "util/buf.h"
 #include "util/json.h"
 #include "util/ptime.h"
+#include "util/str.h"
+
+/* A recipient given with --rcpt: any address text (a quoted local part
+ * included), but no control character and valid UTF-8, so that it prints
+ * as it is in the table and escaped in JSON. */
+static bool rcpt_ok(const char *a)
+{
+	for (const unsigned char *p = (const unsigned char *)a; *p; p++)
+		if (*p < 0x20 || *p == 0x7f)
+			return false;
+	return a[0] != '\0' && pg_utf8_valid(a, strlen(a));
+}
 
 struct scan_ctx {
 	pg_engine *eng;
@@ -307,13 +319,24 @@ static int on_message(void *ctx, const char *path, size_t mbox_index, const char
 			printf("\"mbox_index\":%zu,", mbox_index);
 		if (c->nrcpts > 0) {
 			printf("\"recipients\":[");
-			for (size_t i = 0; i < c->nrcpts; i++)
-				printf("%s{\"address\":\"%s\",\"policy\":\"%s\",\"delivered\":%s}",
-				       i ? "," : "", c->rcpts[i],
+			for (size_t i = 0; i < c->nrcpts; i++) {
+				/* "carol"@... is an address too: escaped as JSON */
+				pg_buf a;
+				pg_buf_init(&a, 4096);
+				if (pg_json_str(&a, c->rcpts[i]) != PG_OK) {
+					pg_buf_free(&a);
+					pg_scan_free(s);
+					c->fatal = PG_EXIT_INTERNAL;
+					return 1;
+				}
+				printf("%s{\"address\":%s,\"policy\":\"%s\",\"delivered\":%s}",
+				       i ? "," : "", a.data,
 				       pg_mailbox_policy_name(
 					       pg_scan_mailbox_policy(s, c->rcpts[i])),
 				       pg_scan_recipient_accepts(s, c->rcpts[i]) ? "true"
 										 : "false");
+				pg_buf_free(&a);
+			}
 			printf("],");
 		}
 		if (c->explain) {
@@ -371,9 +394,11 @@ int pg_cmd_scan(int argc, char **argv)
 			c.explain = true;
 			break;
 		case 'r':
-			if (c.nrcpts >= 64 || strpbrk(optarg, "\"\\") != NULL) {
-				fprintf(stderr,
-					"pecguard scan: --rcpt: too many, or a bad address\n");
+			if (c.nrcpts >= 64 || !rcpt_ok(optarg)) {
+				fprintf(stderr, "pecguard scan: --rcpt: %s\n",
+					c.nrcpts >= 64 ? "more than 64 recipients"
+						       : "not an address (control characters or "
+							 "invalid UTF-8)");
 				pg_cli_opts_free(&co);
 				return PG_EXIT_USAGE;
 			}

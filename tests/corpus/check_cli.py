@@ -449,6 +449,27 @@ def check_progress(r, fx):
           "progress: none when standard error is not a terminal (%r)" % err)
 
 
+def check_rcpt(r, tmp, fx):
+    """--rcpt: each recipient's policy in JSON, the address escaped (a quoted
+    local part is an address too), the extension and quoting leading to
+    the same mailbox; control characters refused."""
+    pm = os.path.join(tmp, "policy.map")
+    with open(pm, "w") as f:
+        f.write("carol@pec.alfa.test pec-only\n")
+    ham = os.path.join(fx, "messages", "peo-ham.eml")
+    p, out = r.json("--set", "policy.map=" + pm, "--rcpt", '"carol"@pec.alfa.test',
+                    "--rcpt", "carol+x@pec.alfa.test", "--rcpt", "bob@example.test", ham)
+    rc = out[0].get("recipients") if out else None
+    check(p.returncode == 0 and rc == [
+        {"address": '"carol"@pec.alfa.test', "policy": "pec-only", "delivered": False},
+        {"address": "carol+x@pec.alfa.test", "policy": "pec-only", "delivered": False},
+        {"address": "bob@example.test", "policy": "accept", "delivered": True}],
+          "--rcpt: quoted and extended spellings of a PEC-only mailbox, valid JSON (%s)" % rc)
+    p = r.run("--rcpt", "a\tb@example.test", ham)
+    check(p.returncode == 2 and b"--rcpt" in p.stderr,
+          "--rcpt with a control character: exit 2 (%d)" % p.returncode)
+
+
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--pecguard", required=True)
@@ -469,6 +490,7 @@ def main():
         check_mbox(r, tmp, fx, byfile)
         check_maildir(r, tmp, fx)
         check_progress(r, fx)
+        check_rcpt(r, tmp, fx)
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
     return summary()
