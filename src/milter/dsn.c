@@ -23,6 +23,7 @@
 #include <unistd.h>
 
 #include "milter/milter.h"
+#include "util/ptime.h"
 
 #define IO_TIMEOUT_MS 30000
 
@@ -220,9 +221,7 @@ int pgm_dsn_send(const char *sender, const char *const *refused, size_t nrefused
 
 	char date[64];
 	time_t now = time(NULL);
-	struct tm tm;
-	localtime_r(&now, &tm);
-	strftime(date, sizeof(date), "%a, %d %b %Y %H:%M:%S %z", &tm);
+	pg_time_format_rfc5322((int64_t)now, date, sizeof(date));
 	char boundary[96];
 	snprintf(boundary, sizeof(boundary), "pecguard-dsn-%lld-%u", (long long)now,
 		 (unsigned)(uintptr_t)refused ^ (unsigned)getpid());

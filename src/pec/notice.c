@@ -6,6 +6,7 @@
 #include <string.h>
 #include <time.h>
 
+#include <gmime/gmime.h>
 #include <libxml/xmlwriter.h>
 #include <openssl/bio.h>
 #include <openssl/cms.h>
@@ -14,6 +15,7 @@
 #include <openssl/pem.h>
 #include <openssl/rand.h>
 
+#include "util/ptime.h"
 #include "util/str.h"
 
 struct pg_notice_key {
@@ -108,14 +110,6 @@ static char *clean(const char *s)
 	return u;
 }
 
-static bool is_ascii(const char *s)
-{
-	for (; *s; s++)
-		if ((unsigned char)*s >= 0x80)
-			return false;
-	return true;
-}
-
 /* Base64 of n bytes in lines of 76 characters, CRLF after each. */
 static void b64_lines(FILE *o, const unsigned char *d, size_t n)
 {
@@ -128,55 +122,28 @@ static void b64_lines(FILE *o, const unsigned char *d, size_t n)
 	}
 }
 
-/* A header field value: as it is when ASCII, else RFC 2047 encoded words
- * (UTF-8, "Q" encoding), each at most 75 characters, never splitting a
- * character, folded one per line.  Q rather than B: GMime joins adjacent
- * B words before decoding and loses what follows a padded one. */
-static void header_text(FILE *o, const char *v)
+/* "Subject: PROBLEMA DI SICUREZZA: " and v, RFC 2047-encoded where it is
+ * not ASCII and folded, by GMime (which decodes it back to the same
+ * text), with CRLF line ends; no line end after the last line. */
+static int subject_field(FILE *o, const char *v)
 {
-	if (is_ascii(v)) {
-		fputs(v, o);
-		return;
+	char *enc = g_mime_utils_header_encode_text(NULL, v, "utf-8");
+	char *field = enc ? g_strdup_printf("Subject: PROBLEMA DI SICUREZZA: %s", enc) : NULL;
+	char *folded = field ? g_mime_utils_unstructured_header_fold(NULL, NULL, field) : NULL;
+	g_free(enc);
+	g_free(field);
+	if (folded == NULL)
+		return -1;
+	size_t n = strlen(folded);
+	while (n > 0 && (folded[n - 1] == '\n' || folded[n - 1] == '\r'))
+		n--;
+	for (size_t i = 0; i < n; i++) {
+		if (folded[i] == '\n' && (i == 0 || folded[i - 1] != '\r'))
+			fputc('\r', o);
+		fputc(folded[i], o);
 	}
-	static const char hex[] = "0123456789ABCDEF";
-	const unsigned char *p = (const unsigned char *)v;
-	size_t col = 0;
-	bool open = false;
-	while (*p) {
-		/* one character: a lead byte and its continuation bytes */
-		size_t cl = 1;
-		while (p[cl] != 0 && (p[cl] & 0xc0) == 0x80)
-			cl++;
-		char enc[32];
-		size_t el = 0;
-		for (size_t i = 0; i < cl && el + 3 < sizeof(enc); i++) {
-			unsigned char ch = p[i];
-			if (ch == ' ')
-				enc[el++] = '_';
-			else if ((ch >= 'a' && ch <= 'z') || (ch >= 'A' && ch <= 'Z') ||
-				 (ch >= '0' && ch <= '9') || strchr("!*+-/", ch) != NULL)
-				enc[el++] = (char)ch;
-			else {
-				enc[el++] = '=';
-				enc[el++] = hex[ch >> 4];
-				enc[el++] = hex[ch & 15];
-			}
-		}
-		if (open && col + el + 2 > 75) {
-			fputs("?=\r\n ", o);
-			open = false;
-		}
-		if (!open) {
-			fputs("=?UTF-8?Q?", o);
-			col = 10;
-			open = true;
-		}
-		fwrite(enc, 1, el, o);
-		col += el;
-		p += cl;
-	}
-	if (open)
-		fputs("?=", o);
+	g_free(folded);
+	return 0;
 }
 
 /* "gg/mm/aaaa", "hh:mm:ss" and "+hhmm" of t in the local time zone (the
@@ -194,13 +161,7 @@ static void when_of(int64_t t, struct when *w)
 	strftime(w->ora, sizeof(w->ora), "%H:%M:%S", &tm);
 	strftime(w->zona, sizeof(w->zona), "%z", &tm);
 	strftime(w->stamp, sizeof(w->stamp), "%Y%m%d%H%M%S", &tm);
-	/* RFC 5322 names, whatever the locale */
-	static const char *const days[] = {"Sun", "Mon", "Tue", "Wed", "Thu", "Fri", "Sat"};
-	static const char *const months[] = {"Jan", "Feb", "Mar", "Apr", "May", "Jun",
-					     "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"};
-	snprintf(w->rfc5322, sizeof(w->rfc5322), "%s, %02d %s %04d %s %s",
-		 days[tm.tm_wday % 7], tm.tm_mday, months[tm.tm_mon % 12], tm.tm_year + 1900,
-		 w->ora, w->zona);
+	pg_time_format_rfc5322(t, w->rfc5322, sizeof(w->rfc5322));
 }
 
 /* ---- daticert.xml ---------------------------------------------------------- */
@@ -531,8 +492,10 @@ pg_status pg_notice_build(const pg_notice_key *k, const pg_notice_in *in, char *
 		goto out;
 	/* Header fields as providers' receipts have them (PEC.md §2): from
 	 * the provider's own address, no "Per conto di". */
-	fputs("Subject: PROBLEMA DI SICUREZZA: ", o);
-	header_text(o, f.oggetto);
+	if (subject_field(o, f.oggetto) != 0) {
+		pg_errf(err, errlen, "out of memory");
+		goto out;
+	}
 	fprintf(o,
 		"\r\n"
 		"X-Riferimento-Message-ID: %s\r\n"

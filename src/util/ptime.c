@@ -151,3 +151,20 @@ void pg_time_format_iso8601(int64_t t, char *out, size_t n)
 	}
 	strftime(out, n, "%Y-%m-%dT%H:%M:%SZ", &tm);
 }
+
+void pg_time_format_rfc5322(int64_t t, char *out, size_t n)
+{
+	static const char *const days[] = {"Sun", "Mon", "Tue", "Wed", "Thu", "Fri", "Sat"};
+	static const char *const months[] = {"Jan", "Feb", "Mar", "Apr", "May", "Jun",
+					     "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"};
+	time_t tt = (time_t)t;
+	struct tm tm;
+	if (localtime_r(&tt, &tm) == NULL) {
+		snprintf(out, n, "invalid");
+		return;
+	}
+	char zone[8];
+	strftime(zone, sizeof(zone), "%z", &tm);
+	snprintf(out, n, "%s, %02d %s %04d %02d:%02d:%02d %s", days[tm.tm_wday % 7], tm.tm_mday,
+		 months[tm.tm_mon % 12], tm.tm_year + 1900, tm.tm_hour, tm.tm_min, tm.tm_sec, zone);
+}

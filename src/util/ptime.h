@@ -23,5 +23,8 @@ int pg_time_parse_rfc5322(const char *s, int64_t *out);
 int64_t pg_time_from_utc(int year, int mon, int mday, int hour, int min, int sec);
 /* "2014-08-06T12:00:00Z" into out (at least 21 bytes). */
 void pg_time_format_iso8601(int64_t t, char *out, size_t n);
+/* "Sat, 28 Nov 2026 16:30:00 +0100": t in the local time zone as a mail
+ * Date field, English names whatever the locale (out: at least 32 bytes). */
+void pg_time_format_rfc5322(int64_t t, char *out, size_t n);
 
 #endif

@@ -4,6 +4,7 @@
 #include <stddef.h>
 #include <stdint.h>
 #include <stdlib.h>
+#include <time.h>
 #include <string.h>
 
 #include <cmocka.h>
@@ -204,6 +205,33 @@ static void json_escaping(void **state)
 	pg_buf_free(&b);
 }
 
+/* A mail Date field in the local zone, English names whatever the locale
+ * (the notices and the DSNs write it; pg_time_parse_rfc5322 reads it back). */
+static void time_format_rfc5322(void **state)
+{
+	(void)state;
+	char *old = getenv("TZ") ? strdup(getenv("TZ")) : NULL;
+	char d[64];
+	int64_t t = 1764331200, back = 0; /* 2025-11-28T12:00:00Z */
+	setenv("TZ", "UTC0", 1);
+	tzset();
+	pg_time_format_rfc5322(t, d, sizeof d);
+	assert_string_equal(d, "Fri, 28 Nov 2025 12:00:00 +0000");
+	setenv("TZ", "CET-1", 1);
+	tzset();
+	pg_time_format_rfc5322(t, d, sizeof d);
+	assert_string_equal(d, "Fri, 28 Nov 2025 13:00:00 +0100");
+	assert_int_equal(pg_time_parse_rfc5322(d, &back), 0);
+	assert_int_equal(back, t);
+	if (old) {
+		setenv("TZ", old, 1);
+		free(old);
+	} else {
+		unsetenv("TZ");
+	}
+	tzset();
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -212,6 +240,7 @@ int main(void)
 		cmocka_unit_test(str_helpers),
 		cmocka_unit_test(time_parse_and_format),
 		cmocka_unit_test(time_parse_rfc5322),
+		cmocka_unit_test(time_format_rfc5322),
 		cmocka_unit_test(json_escaping),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
