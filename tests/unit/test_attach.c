@@ -25,6 +25,7 @@
 
 #include "harness.h"
 #include "scan/attach.h"
+#include "slurp.h"
 
 static const char *data_dir(void)
 {
@@ -37,22 +38,6 @@ static char *data_path(const char *rel)
 	static char path[4096];
 	snprintf(path, sizeof(path), "%s/attach/%s", data_dir(), rel);
 	return path;
-}
-
-static unsigned char *slurp(const char *path, size_t *len)
-{
-	FILE *f = fopen(path, "rb");
-	if (f == NULL)
-		fail_msg("cannot open %s", path);
-	fseek(f, 0, SEEK_END);
-	long n = ftell(f);
-	fseek(f, 0, SEEK_SET);
-	unsigned char *b = malloc((size_t)n + 1);
-	assert_non_null(b);
-	assert_int_equal(fread(b, 1, (size_t)n, f), (size_t)n);
-	fclose(f);
-	*len = (size_t)n;
-	return b;
 }
 
 static bool listed(const char *list, const char *name)
@@ -283,7 +268,7 @@ static pg_status walk_raw(const char *name, unsigned depth, collected *c)
 	size_t len;
 	char rel[256];
 	snprintf(rel, sizeof(rel), "raw/%s", name);
-	unsigned char *d = slurp(data_path(rel), &len);
+	unsigned char *d = (unsigned char *)slurp_or_fail(data_path(rel), &len);
 	pg_status st = pg_attach_each_member(d, len, depth, collect, c);
 	free(d);
 	return st;

@@ -31,6 +31,7 @@
 
 #include "scan/av.h"
 #include "scan/av_internal.h"
+#include "slurp.h"
 
 #define EICAR_NAME    "Eicar-Test-Signature.UNOFFICIAL"
 #define CLAMTEST_NAME "ClamAV-Test-File.UNOFFICIAL"
@@ -141,23 +142,6 @@ static membuf zip_nested(const char *name, const void *data, size_t len, int dep
 	return cur;
 }
 
-static unsigned char *file_read(const char *path, size_t *len)
-{
-	FILE *f = fopen(path, "rb");
-	if (f == NULL)
-		return NULL;
-	membuf m = {0};
-	unsigned char buf[65536];
-	size_t r;
-	while ((r = fread(buf, 1, sizeof buf, f)) > 0)
-		membuf_add(&m, buf, r);
-	fclose(f);
-	if (m.p == NULL)
-		m.p = malloc(1);
-	*len = m.len;
-	return m.p;
-}
-
 static void file_write(const char *path, const char *text)
 {
 	FILE *f = fopen(path, "wb");
@@ -193,7 +177,7 @@ static void db_copy(const char *from, char *to, size_t tolen)
 		assert_true(snprintf(src, sizeof src, "%s/%s", from, de->d_name) < (int)sizeof src);
 		assert_true(snprintf(dst, sizeof dst, "%s/%s", to, de->d_name) < (int)sizeof dst);
 		size_t len = 0;
-		unsigned char *data = file_read(src, &len);
+		unsigned char *data = (unsigned char *)slurp_file(src, &len);
 		assert_non_null(data);
 		FILE *f = fopen(dst, "wb");
 		assert_non_null(f);
@@ -524,7 +508,7 @@ static void clamav_testfiles_found(void **state)
 		char path[4096];
 		snprintf(path, sizeof path, "%s/%s", testfiles_dir(), line);
 		size_t len = 0;
-		unsigned char *buf = file_read(path, &len);
+		unsigned char *buf = (unsigned char *)slurp_file(path, &len);
 		if (buf == NULL)
 			fail_msg("%s: %s", path, strerror(errno));
 		expect(av, buf, len, path, PG_AV_INFECTED, CLAMTEST_NAME);
@@ -544,7 +528,7 @@ static void clamav_testfile_too_deep(void **state)
 	char path[4096];
 	snprintf(path, sizeof path, "%s/clam_cache_emax.tgz", testfiles_dir());
 	size_t len = 0;
-	unsigned char *buf = file_read(path, &len);
+	unsigned char *buf = (unsigned char *)slurp_file(path, &len);
 	if (buf == NULL) {
 		char what[4200];
 		snprintf(what, sizeof what, "%s missing (package clamav-testfiles)", path);
@@ -825,7 +809,7 @@ static void threads_agree(void **state)
 	char path[4096];
 	snprintf(path, sizeof path, "%s/clam.exe", testfiles_dir());
 	size_t clen = 0;
-	unsigned char *clam = file_read(path, &clen);
+	unsigned char *clam = (unsigned char *)slurp_file(path, &clen);
 	sample samples[5] = {
 		{"eicar", (const unsigned char *)eicar(), strlen(eicar()), PG_AV_INFECTED,
 		 EICAR_NAME},

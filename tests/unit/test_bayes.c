@@ -17,6 +17,7 @@
 #include "mime/text.h"
 #include "scan/bayes.h"
 #include "rmtree.h"
+#include "slurp.h"
 
 /* ---- helpers ------------------------------------------------------------ */
 
@@ -628,16 +629,10 @@ typedef struct loaded {
 static bool load(const char *path, loaded *l)
 {
 	memset(l, 0, sizeof(*l));
-	FILE *f = fopen(path, "rb");
-	if (f == NULL)
+	size_t got;
+	char *buf = slurp_file(path, &got);
+	if (buf == NULL)
 		return false;
-	fseek(f, 0, SEEK_END);
-	long n = ftell(f);
-	fseek(f, 0, SEEK_SET);
-	char *buf = malloc((size_t)n + 1);
-	size_t got = fread(buf, 1, (size_t)n, f);
-	fclose(f);
-	buf[got] = '\0';
 	size_t off = 0;
 	if (got >= 5 && memcmp(buf, "From ", 5) == 0) {
 		char *nl = memchr(buf, '\n', got);

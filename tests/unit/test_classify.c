@@ -17,6 +17,7 @@
 
 #include "pecguard.h"
 #include "util/ptime.h"
+#include "slurp.h"
 
 static const char *fixtures(void)
 {
@@ -28,19 +29,7 @@ static char *slurp(const char *name, size_t *len)
 {
 	char path[4096];
 	snprintf(path, sizeof(path), "%s/%s", fixtures(), name);
-	FILE *f = fopen(path, "rb");
-	if (f == NULL)
-		fail_msg("cannot open %s", path);
-	fseek(f, 0, SEEK_END);
-	long n = ftell(f);
-	fseek(f, 0, SEEK_SET);
-	char *buf = malloc((size_t)n + 1);
-	assert_non_null(buf);
-	assert_int_equal(fread(buf, 1, (size_t)n, f), (size_t)n);
-	buf[n] = '\0';
-	fclose(f);
-	*len = (size_t)n;
-	return buf;
+	return slurp_or_fail(path, len);
 }
 
 static pg_engine *engine_with_index(void)

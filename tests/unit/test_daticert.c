@@ -28,38 +28,11 @@
 
 #include "pec/daticert.h"
 #include "util/str.h"
+#include "slurp.h"
 
 #define ERRLEN 256
 
 /* ---- helpers --------------------------------------------------------------- */
-
-static char *read_path(const char *path, size_t *len)
-{
-	FILE *f = fopen(path, "rb");
-	if (f == NULL)
-		return NULL;
-	size_t cap = 8192, n = 0;
-	char *buf = malloc(cap + 1);
-	size_t r;
-	while (buf != NULL && (r = fread(buf + n, 1, cap - n, f)) > 0) {
-		n += r;
-		if (n == cap) {
-			char *nb = realloc(buf, cap * 2 + 1);
-			if (nb == NULL) {
-				free(buf);
-				buf = NULL;
-				break;
-			}
-			buf = nb;
-			cap *= 2;
-		}
-	}
-	fclose(f);
-	if (buf != NULL)
-		buf[n] = '\0';
-	*len = n;
-	return buf;
-}
 
 static const char *data_dir(void)
 {
@@ -125,7 +98,7 @@ static pg_status parse_file(struct fx *f, const char *name)
 	char path[1024];
 	size_t len;
 	data_path(path, sizeof(path), name);
-	char *buf = read_path(path, &len);
+	char *buf = slurp_file(path, &len);
 	if (buf == NULL)
 		fail_msg("cannot read %s", path);
 	pg_status st = parse_mem(f, buf, len);
@@ -890,7 +863,7 @@ static char *read_real(const char *name, size_t *len)
 	else
 		snprintf(path, sizeof(path), "%s/../../../shared/corpus/pec/real/%s", data_dir(),
 			 name);
-	char *buf = read_path(path, len);
+	char *buf = slurp_file(path, len);
 	if (buf == NULL)
 		print_message("%s: not present, skipping\n", path);
 	return buf;
@@ -1001,7 +974,7 @@ static void test_threads(void **state)
 	for (size_t i = 0; i < NCASES; i++) {
 		char path[1024];
 		data_path(path, sizeof(path), thread_cases[i].file);
-		thread_cases[i].buf = read_path(path, &thread_cases[i].len);
+		thread_cases[i].buf = slurp_file(path, &thread_cases[i].len);
 		assert_non_null(thread_cases[i].buf);
 	}
 	pthread_t t[6];

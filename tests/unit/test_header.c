@@ -15,6 +15,7 @@
 
 #include "harness.h"
 #include "scan/header.h"
+#include "slurp.h"
 
 static pg_config *defaults;
 static void *hstate;
@@ -225,16 +226,12 @@ static void pec_fixtures(void **state)
 		printf("PEC fixture check skipped: %s is absent\n", path);
 		skip();
 	}
-	FILE *f = fopen(path, "rb");
-	assert_non_null(f);
-	char *ldif = malloc((size_t)sb.st_size + 1);
-	assert_int_equal(fread(ldif, 1, (size_t)sb.st_size, f), (size_t)sb.st_size);
-	fclose(f);
+	size_t ldif_len;
+	char *ldif = slurp_or_fail(path, &ldif_len);
 	pg_providers *idx;
 	char err[512];
-	assert_int_equal(
-		pg_providers_load(ldif, (size_t)sb.st_size, "index.ldif", &idx, err, sizeof(err)),
-		PG_OK);
+	assert_int_equal(pg_providers_load(ldif, ldif_len, "index.ldif", &idx, err, sizeof(err)),
+			 PG_OK);
 	free(ldif);
 	static const struct {
 		const char *file, *want;

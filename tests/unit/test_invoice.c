@@ -19,6 +19,7 @@
 #include "harness.h"
 #include "mime/text.h"
 #include "scan/invoice.h"
+#include "slurp.h"
 
 /* ---- helpers ------------------------------------------------------------------ */
 
@@ -35,27 +36,6 @@ static char *path_of(const char *dir_env, const char *fallback, const char *rel)
 static char *data_path(const char *rel)
 {
 	return path_of("PG_TEST_DATA", "tests/data", rel);
-}
-
-static unsigned char *slurp(const char *path, size_t *len)
-{
-	FILE *f = fopen(path, "rb");
-	if (f == NULL)
-		return NULL;
-	fseek(f, 0, SEEK_END);
-	long n = ftell(f);
-	fseek(f, 0, SEEK_SET);
-	unsigned char *b = malloc((size_t)n + 1);
-	if (b != NULL && fread(b, 1, (size_t)n, f) != (size_t)n) {
-		free(b);
-		b = NULL;
-	}
-	fclose(f);
-	if (b != NULL) {
-		b[n] = '\0';
-		*len = (size_t)n;
-	}
-	return b;
 }
 
 static double score(const harness *h)
@@ -259,7 +239,7 @@ static void xml_kinds(void **state)
 	(void)state;
 	size_t n;
 	char root[64];
-	unsigned char *x = slurp(data_path("invoice/IT01234567897_A1B2C.xml"), &n);
+	unsigned char *x = (unsigned char *)slurp_file(data_path("invoice/IT01234567897_A1B2C.xml"), &n);
 	assert_non_null(x);
 	assert_int_equal(pg_invoice_xml_kind(x, n, root, sizeof(root)), PG_XML_FATTURAPA);
 	assert_string_equal(root, "FatturaElettronica");
@@ -283,11 +263,11 @@ static void xml_kinds(void **state)
 	assert_int_equal(pg_invoice_xml_kind(x, n / 2, NULL, 0), PG_XML_MALFORMED);
 	free(x);
 
-	x = slurp(data_path("invoice/IT01234567897_A1B2C_MT_001.xml"), &n);
+	x = (unsigned char *)slurp_file(data_path("invoice/IT01234567897_A1B2C_MT_001.xml"), &n);
 	assert_int_equal(pg_invoice_xml_kind(x, n, root, sizeof(root)), PG_XML_SDI_MESSAGE);
 	assert_string_equal(root, "FileMetadati");
 	free(x);
-	x = slurp(data_path("invoice/IT01234567897_A1B2C_RC_001.xml"), &n);
+	x = (unsigned char *)slurp_file(data_path("invoice/IT01234567897_A1B2C_RC_001.xml"), &n);
 	assert_int_equal(pg_invoice_xml_kind(x, n, root, sizeof(root)), PG_XML_SDI_MESSAGE);
 	assert_string_equal(root, "RicevutaConsegna");
 	free(x);
@@ -328,8 +308,8 @@ static void p7m_kinds(void **state)
 	(void)state;
 	pg_arena *a = pg_arena_new();
 	size_t n, xn;
-	unsigned char *p = slurp(data_path("invoice/IT01234567897_A1B2C.xml.p7m"), &n);
-	unsigned char *x = slurp(data_path("invoice/IT01234567897_A1B2C.xml"), &xn);
+	unsigned char *p = (unsigned char *)slurp_file(data_path("invoice/IT01234567897_A1B2C.xml.p7m"), &n);
+	unsigned char *x = (unsigned char *)slurp_file(data_path("invoice/IT01234567897_A1B2C.xml"), &xn);
 	assert_non_null(p);
 	const unsigned char *c;
 	size_t cl;
@@ -355,7 +335,7 @@ static void p7m_kinds(void **state)
 
 	/* detached signature, not SignedData, junk */
 	size_t dn;
-	unsigned char *det = slurp(data_path("invoice/detached.p7s"), &dn);
+	unsigned char *det = (unsigned char *)slurp_file(data_path("invoice/detached.p7s"), &dn);
 	assert_int_equal(pg_invoice_p7m_kind(a, det, dn, &c, &cl), PG_P7M_DETACHED);
 	assert_null(c);
 	free(det);
@@ -390,10 +370,10 @@ static void sdi_shapes(void **state)
 	(void)state;
 	pg_arena *a = pg_arena_new();
 	size_t xn, mn, rn, pn;
-	unsigned char *x = slurp(data_path("invoice/IT01234567897_A1B2C.xml"), &xn);
-	unsigned char *mt = slurp(data_path("invoice/IT01234567897_A1B2C_MT_001.xml"), &mn);
-	unsigned char *rc = slurp(data_path("invoice/IT01234567897_A1B2C_RC_001.xml"), &rn);
-	unsigned char *p7 = slurp(data_path("invoice/IT01234567897_A1B2C.xml.p7m"), &pn);
+	unsigned char *x = (unsigned char *)slurp_file(data_path("invoice/IT01234567897_A1B2C.xml"), &xn);
+	unsigned char *mt = (unsigned char *)slurp_file(data_path("invoice/IT01234567897_A1B2C_MT_001.xml"), &mn);
+	unsigned char *rc = (unsigned char *)slurp_file(data_path("invoice/IT01234567897_A1B2C_RC_001.xml"), &rn);
+	unsigned char *p7 = (unsigned char *)slurp_file(data_path("invoice/IT01234567897_A1B2C.xml.p7m"), &pn);
 	const char *sdi = "sdi21@pec.fatturapa.it";
 	pg_invfile d[2] = {{"IT01234567897_A1B2C.xml", x, xn},
 			   {"IT01234567897_A1B2C_MT_001.xml", mt, mn}};
@@ -659,7 +639,7 @@ static void fixture_envelope_lure(void **state)
 	const char *idxp =
 		path_of("PG_SHARED_DIR", "../shared", "corpus/pec/fixtures/pki/index.ldif");
 	size_t ml, il;
-	unsigned char *msg = slurp(msgp, &ml), *idx = slurp(idxp, &il);
+	unsigned char *msg = (unsigned char *)slurp_file(msgp, &ml), *idx = (unsigned char *)slurp_file(idxp, &il);
 	if (msg == NULL || idx == NULL) {
 		free(msg);
 		free(idx);
@@ -728,7 +708,7 @@ static char *load_test_splits(void)
 	all[0] = '\n';
 	for (size_t i = 0; i < 2; i++) {
 		size_t l;
-		unsigned char *d = slurp(path_of("PG_SHARED_DIR", "../shared", splits[i]), &l);
+		unsigned char *d = (unsigned char *)slurp_file(path_of("PG_SHARED_DIR", "../shared", splits[i]), &l);
 		if (d == NULL)
 			continue;
 		if (n + l + 2 < cap) {

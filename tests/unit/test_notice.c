@@ -27,6 +27,7 @@
 #include "pecguard.h"
 #include "rmtree.h"
 #include "util/arena.h"
+#include "slurp.h"
 
 static char fx[4096], avdb[4096], state[64];
 
@@ -34,19 +35,7 @@ static char *slurp(const char *name, size_t *len)
 {
 	char path[8192];
 	snprintf(path, sizeof(path), "%s/%s", fx, name);
-	FILE *f = fopen(path, "rb");
-	if (f == NULL)
-		fail_msg("cannot open %s", path);
-	fseek(f, 0, SEEK_END);
-	long n = ftell(f);
-	fseek(f, 0, SEEK_SET);
-	char *buf = malloc((size_t)n + 1);
-	assert_non_null(buf);
-	assert_int_equal(fread(buf, 1, (size_t)n, f), (size_t)n);
-	buf[n] = '\0';
-	fclose(f);
-	*len = (size_t)n;
-	return buf;
+	return slurp_or_fail(path, len);
 }
 
 /* An engine configured as Gestore Beta's reception point: the fixture

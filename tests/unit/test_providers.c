@@ -30,6 +30,7 @@
 
 #include "pec/providers.h"
 #include "util/str.h"
+#include "slurp.h"
 
 /* ---- helpers ------------------------------------------------------------- */
 
@@ -61,40 +62,12 @@ static void shared_path(char *out, size_t n, const char *rel)
 }
 
 /* The whole file (malloc'd, NUL-terminated), or NULL when it cannot be read. */
-static char *read_file(const char *path, size_t *len)
-{
-	FILE *f = fopen(path, "rb");
-	if (f == NULL)
-		return NULL;
-	size_t cap = 65536, n = 0, r;
-	char *buf = malloc(cap + 1);
-	while (buf != NULL && (r = fread(buf + n, 1, cap - n, f)) > 0) {
-		n += r;
-		if (n == cap) {
-			char *nb = realloc(buf, cap * 2 + 1);
-			if (nb == NULL) {
-				free(buf);
-				buf = NULL;
-				break;
-			}
-			buf = nb;
-			cap *= 2;
-		}
-	}
-	fclose(f);
-	if (buf != NULL) {
-		buf[n] = '\0';
-		*len = n;
-	}
-	return buf;
-}
-
 /* Reads a shared file, or skips the test when it is not there. */
 static char *read_shared(const char *rel, size_t *len)
 {
 	char path[4096];
 	shared_path(path, sizeof(path), rel);
-	char *data = read_file(path, len);
+	char *data = slurp_file(path, len);
 	if (data == NULL) {
 		print_message("skipped: %s not found (set PG_SHARED_DIR)\n", path);
 		skip();
@@ -106,7 +79,7 @@ static char *read_data(const char *rel, size_t *len)
 {
 	char path[4096];
 	data_path(path, sizeof(path), rel);
-	char *data = read_file(path, len);
+	char *data = slurp_file(path, len);
 	if (data == NULL)
 		fail_msg("cannot read %s", path);
 	return data;

@@ -22,6 +22,7 @@
 #include "pecguard.h"
 #include "rmtree.h"
 #include "util/ptime.h"
+#include "slurp.h"
 
 /* ---- a strict JSON reader ---------------------------------------------------- */
 
@@ -465,23 +466,6 @@ static const char *fixtures(void)
 	return d ? d : "fixtures";
 }
 
-static char *slurp(const char *path, size_t *len)
-{
-	FILE *f = fopen(path, "rb");
-	if (f == NULL)
-		fail_msg("cannot open %s", path);
-	fseek(f, 0, SEEK_END);
-	long n = ftell(f);
-	fseek(f, 0, SEEK_SET);
-	char *buf = malloc((size_t)n + 1);
-	assert_non_null(buf);
-	assert_int_equal(fread(buf, 1, (size_t)n, f), (size_t)n);
-	buf[n] = '\0';
-	fclose(f);
-	*len = (size_t)n;
-	return buf;
-}
-
 static pg_engine *engine(bool with_index)
 {
 	pg_engine *e;
@@ -523,7 +507,7 @@ static jv *report_fixture(pg_engine *e, const char *name)
 	char path[4096];
 	snprintf(path, sizeof(path), "%s/messages/%s", fixtures(), name);
 	size_t len;
-	char *buf = slurp(path, &len);
+	char *buf = slurp_or_fail(path, &len);
 	jv *x = report_mem(e, buf, len, name, PG_OK, NULL);
 	assert_string_equal(jstr(x, "path"), name);
 	assert_int_equal(jget(x, "size")->num, (double)len);
@@ -759,7 +743,7 @@ static void limits_and_errors(void **state)
 	char path[4096];
 	snprintf(path, sizeof(path), "%s/messages/env-alfa-nested.eml", fixtures());
 	size_t len;
-	char *buf = slurp(path, &len);
+	char *buf = slurp_or_fail(path, &len);
 
 	pg_limits lim = {.max_parts = 5};
 	assert_int_equal(pg_engine_set_limits(e, &lim), PG_OK);
@@ -886,7 +870,7 @@ static void provider_names_are_escaped(void **state)
 	char path[4096];
 	snprintf(path, sizeof(path), "%s/pki/index.ldif", fixtures());
 	size_t len;
-	char *ldif = slurp(path, &len);
+	char *ldif = slurp_or_fail(path, &len);
 	/* "Gestore \"Alfa\" \\ Società" in base64 */
 	const char *from = "\nproviderName: Gestore Alfa\n";
 	const char *to = "\nproviderName:: R2VzdG9yZSAiQWxmYSIgXCBTb2NpZXTDoA==\n";

@@ -17,6 +17,7 @@
 #include "scan/header.h"
 #include "scan/rules.h"
 #include "util/str.h"
+#include "slurp.h"
 
 /* The default rules compiled once for the tests that only read them. */
 struct fixture {
@@ -417,26 +418,6 @@ struct tctx {
 	int mismatches;
 };
 
-static char *slurp(const char *path, size_t *len)
-{
-	FILE *f = fopen(path, "rb");
-	if (f == NULL)
-		return NULL;
-	fseek(f, 0, SEEK_END);
-	long n = ftell(f);
-	fseek(f, 0, SEEK_SET);
-	char *b = malloc((size_t)n + 1);
-	if (b == NULL || fread(b, 1, (size_t)n, f) != (size_t)n) {
-		fclose(f);
-		free(b);
-		return NULL;
-	}
-	fclose(f);
-	b[n] = '\0';
-	*len = (size_t)n;
-	return b;
-}
-
 /* Parses, classifies and runs rules (fired) and, when syms is not NULL,
  * rules and header for symbols: the engine's path for one message. */
 static pg_status scan_one(const char *data, size_t len, pg_providers *idx, bool *fired,
@@ -512,7 +493,7 @@ static void threads(void **state)
 	size_t n = pg_rules_count(fx.rules);
 	struct tmsg msgs[NTF];
 	for (size_t i = 0; i < NTF; i++) {
-		msgs[i].data = slurp(data_path(thread_files[i]), &msgs[i].len);
+		msgs[i].data = slurp_file(data_path(thread_files[i]), &msgs[i].len);
 		assert_non_null(msgs[i].data);
 		msgs[i].expect = calloc(n, sizeof(bool));
 		assert_int_equal(
@@ -579,7 +560,7 @@ static void corpus(void **state)
 			char path[4096];
 			snprintf(path, sizeof(path), "%s/%s", base, line);
 			size_t len;
-			char *d = slurp(path, &len);
+			char *d = slurp_file(path, &len);
 			if (d == NULL)
 				continue;
 			const char *p = d;

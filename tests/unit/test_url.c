@@ -14,6 +14,7 @@
 #include "harness.h"
 #include "mime/text.h"
 #include "scan/url.h"
+#include "slurp.h"
 
 /* ---- parser --------------------------------------------------------------- */
 
@@ -708,15 +709,10 @@ static double mono(void)
 
 static void run_one(const pg_analyser *an, void *st, const char *path, struct tally *t, bool show)
 {
-	FILE *f = fopen(path, "rb");
-	if (f == NULL)
+	size_t n;
+	char *buf = slurp_file(path, &n);
+	if (buf == NULL)
 		return;
-	fseek(f, 0, SEEK_END);
-	long len = ftell(f);
-	fseek(f, 0, SEEK_SET);
-	char *buf = malloc((size_t)len + 1);
-	size_t n = fread(buf, 1, (size_t)len, f);
-	fclose(f);
 	const char *d = buf;
 	if (n > 5 && memcmp(d, "From ", 5) == 0) { /* the mbox separator line */
 		const char *nl = memchr(d, '\n', n);
