@@ -189,10 +189,9 @@ def main():
     args = ap.parse_args()
     if args.pecguard is None:
         args.pecguard = os.path.join(os.path.dirname(os.path.abspath(args.milter)), "pecguard")
-    if os.geteuid() != 0:
-        return missing("end-to-end tests run a private Postfix: root needed")
-    if not shutil.which("postfix") or not os.path.exists("/etc/postfix/master.cf"):
-        return missing("postfix not installed")
+    why = pgtest.postfix_unavailable()
+    if why:
+        return missing(why)
     if not os.access(pgtest.CLAMD, os.X_OK):
         return missing("%s not installed (package clamav-daemon)" % pgtest.CLAMD)
     base = tempfile.mkdtemp(prefix="pg-e2e-")

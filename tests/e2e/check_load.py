@@ -46,10 +46,9 @@ def main():
         # growth bound still tells a leak from the quarantine filling.
         os.environ["ASAN_OPTIONS"] = (os.environ.get("ASAN_OPTIONS", "") +
                                       ":quarantine_size_mb=32").lstrip(":")
-    if os.geteuid() != 0:
-        return missing("the load test runs a private Postfix: root needed")
-    if not shutil.which("postfix") or not os.path.exists("/etc/postfix/master.cf"):
-        return missing("postfix not installed")
+    why = pgtest.postfix_unavailable("the load test runs a private Postfix")
+    if why:
+        return missing(why)
     if not os.path.exists("/usr/sbin/smtp-source"):
         return missing("/usr/sbin/smtp-source not installed (package postfix)")
     base = tempfile.mkdtemp(prefix="pg-load-")

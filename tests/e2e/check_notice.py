@@ -84,10 +84,9 @@ def main():
     ap.add_argument("--fixtures", required=True)
     ap.add_argument("--avdb", required=True)
     args = ap.parse_args()
-    if os.geteuid() != 0:
-        return missing("end-to-end tests run a private Postfix: root needed")
-    if not shutil.which("postfix") or not os.path.exists("/etc/postfix/master.cf"):
-        return missing("postfix not installed")
+    why = pgtest.postfix_unavailable()
+    if why:
+        return missing(why)
     base = tempfile.mkdtemp(prefix="pg-notice-")
     os.chmod(base, 0o755)
     pf = milter = None

@@ -43,6 +43,16 @@ def free_port():
     raise RuntimeError("no free port")
 
 
+def postfix_unavailable(what="end-to-end tests run a private Postfix"):
+    """Why a private Postfix cannot be started here (not root, Postfix not
+    installed), or None: the caller passes the reason to pgcheck.missing()."""
+    if os.geteuid() != 0:
+        return "%s: root needed" % what
+    if not shutil.which("postfix") or not os.path.exists("/etc/postfix/master.cf"):
+        return "postfix not installed"
+    return None
+
+
 def wait_for(pred, timeout, what):
     t0 = time.monotonic()
     while time.monotonic() - t0 < timeout:
