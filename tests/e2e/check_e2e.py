@@ -651,18 +651,7 @@ milter = {
         if mi:
             print(mi.logtext()[-2000:])
     finally:
-        if pf:
-            pf.stop()
-        if milter:
-            milter.stop()
-        if mi:
-            mi.stop()
-        if clamd:
-            clamd.stop()
-        if not failures:
-            shutil.rmtree(base, ignore_errors=True)
-        else:
-            print("kept for inspection:", base)
+        pgtest.teardown(base, pf, milter, mi, clamd, keep=bool(failures))
     return summary()
 
 

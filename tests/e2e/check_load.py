@@ -129,14 +129,7 @@ milter = { socket = "unix:%(b)s/milter/milter.sock"; socket_mode = "0666"; log =
         if milter:
             print(milter.logtext()[-3000:])
     finally:
-        if pf:
-            pf.stop()
-        if milter:
-            milter.stop()
-        if not failures:
-            shutil.rmtree(base, ignore_errors=True)
-        else:
-            print("kept for inspection:", base)
+        pgtest.teardown(base, pf, milter, keep=bool(failures))
     return summary()
 
 

@@ -22,7 +22,6 @@ import argparse
 import json
 import os
 import re
-import shutil
 import smtplib
 import subprocess
 import sys
@@ -206,14 +205,7 @@ def main():
         if milter:
             print(milter.logtext()[-3000:])
     finally:
-        if pf:
-            pf.stop()
-        if milter:
-            milter.stop()
-        if not failures:
-            shutil.rmtree(base, ignore_errors=True)
-        else:
-            print("kept for inspection:", base)
+        pgtest.teardown(base, pf, milter, keep=bool(failures))
     return summary()
 
 

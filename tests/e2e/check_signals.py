@@ -195,14 +195,7 @@ milter = {
         check("waiting for 1 message(s) in progress" in log and "stopped" in log,
               "its log says it waited for the message")
     finally:
-        if pf is not None:
-            pf.stop()
-        if milter is not None:
-            milter.stop()
-        if os.environ.get("PG_KEEP_TMP"):
-            print("kept: %s" % base)
-        else:
-            shutil.rmtree(base, ignore_errors=True)
+        pgtest.teardown(base, pf, milter, keep=bool(os.environ.get("PG_KEEP_TMP")))
     return summary()
 
 

@@ -12,7 +12,6 @@ import email
 import email.policy
 import os
 import re
-import shutil
 import smtplib
 import sys
 import tempfile
@@ -176,11 +175,7 @@ milter = { socket = "unix:%(b)s/milter/milter.sock"; socket_mode = "0666"; log =
                 print("  " + line.split("pecguard-milter: ", 1)[-1][:200])
         return 0
     finally:
-        if pf:
-            pf.stop()
-        if milter:
-            milter.stop()
-        shutil.rmtree(base, ignore_errors=True)
+        pgtest.teardown(base, pf, milter)
 
 
 if __name__ == "__main__":

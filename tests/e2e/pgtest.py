@@ -53,6 +53,19 @@ def postfix_unavailable(what="end-to-end tests run a private Postfix"):
     return None
 
 
+def teardown(base, *parts, keep=False):
+    """Stops what a test started (Postfix first, so that nothing more reaches
+    the milter; None entries are skipped), then removes its directory unless
+    keep: a failed run's directory is kept for inspection."""
+    for p in parts:
+        if p is not None:
+            p.stop()
+    if keep:
+        print("kept for inspection:", base)
+    else:
+        shutil.rmtree(base, ignore_errors=True)
+
+
 def wait_for(pred, timeout, what):
     t0 = time.monotonic()
     while time.monotonic() - t0 < timeout:
